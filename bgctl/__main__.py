@@ -1,0 +1,3 @@
+from bgctl.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""Building the I/O objects a command needs from the settings, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bgctl.docker import Stack
+from bgctl.envoy import EnvoyAdmin
+from bgctl.images import ImageSet, Images, Progress
+from bgctl.publisher import RoutePublisher
+from bgctl.settings import Settings
+from bgctl.state import State, StateFile
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    stack: Stack
+    envoy: EnvoyAdmin
+    state_file: StateFile
+
+    def publisher(self, state: State) -> RoutePublisher:
+        return RoutePublisher(self.settings.routes_dir, self.envoy, self.stack, delivery=state.delivery)
+
+
+def checked_stack(settings: Settings) -> Stack:
+    """A Stack after checking that Docker and Compose v2 answer."""
+    stack = Stack(settings)
+    stack.check_engine()
+    stack.check_compose()
+    return stack
+
+
+def ensure_images(settings: Settings, stack: Stack, progress: Progress) -> ImageSet:
+    return Images(stack.docker, settings.project_dir / "images", progress).ensure(settings.image_mode)
+
+
+def open_context(settings: Settings, images: ImageSet | None = None) -> Context:
+    env = settings.compose_env(nginx_image=images.nginx, envoy_image=images.envoy) if images else None
+    return Context(
+        settings=settings,
+        stack=Stack(settings, compose_env=env),
+        envoy=EnvoyAdmin(settings.admin_url),
+        state_file=StateFile(settings.state_dir / "state.json"),
+    )

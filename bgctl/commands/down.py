@@ -1,0 +1,25 @@
+"""`bgctl down`: remove every container, network and volume of the project, and its state."""
+
+from __future__ import annotations
+
+from bgctl.commands.context import checked_stack
+from bgctl.docker import remove_tree
+from bgctl.errors import BgctlError
+from bgctl.settings import Settings
+
+
+def down(settings: Settings) -> list[str]:
+    """What was removed (empty when there was nothing)."""
+    stack = checked_stack(settings)
+    existing = stack.leftovers()
+    stack.down()
+    left = stack.leftovers()
+    if left:
+        raise BgctlError(f"Docker still has {', '.join(left)} after removing the project.")
+    had_state = settings.state_dir.exists()
+    remove_tree(settings.state_dir)
+    try:
+        settings.state_dir.parent.rmdir()  # .bgctl/, if no other project uses it
+    except OSError:
+        pass
+    return existing + (["route state"] if had_state else [])

