@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -141,9 +142,36 @@ class Stack:
         except DockerException as exc:
             raise _failure(f"stop {', '.join(services)}", exc) from exc
 
+    def stop_gracefully(self, service: str, *, timeout: float = 30) -> None:
+        """Stop a task's container without cutting a request it is serving.
+
+        The seed's tasks run `/bin/sh -c "... && nginx -g 'daemon off;'"`, so
+        PID 1 is the shell, which ignores the stop signal: `docker stop` would
+        wait out the grace period and then kill nginx mid-request. Asking
+        nginx itself to quit (SIGQUIT: finish in-flight requests, then exit)
+        ends the shell too, and the container stops on its own.
+        """
+        state = self.services().get(service)
+        if state is None or state.status != "running":
+            return
+        try:
+            self.docker.container.execute(state.container, ["nginx", "-s", "quit"])
+        except DockerException:
+            pass  # not an nginx task: the stop signal and grace period below
+        else:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                current = self.services().get(service)
+                if current is None or current.status != "running":
+                    return
+                time.sleep(0.1)
+        self.stop([service], timeout=int(timeout))
+
     def down(self) -> None:
         try:
-            self.docker.compose.down(remove_orphans=True, volumes=True, timeout=10, quiet=True)
+            # Short grace: everything is being removed, and the seed's tasks
+            # (a shell as PID 1) ignore the stop signal anyway.
+            self.docker.compose.down(remove_orphans=True, volumes=True, timeout=3, quiet=True)
         except DockerException as exc:
             raise _failure("remove the project", exc) from exc
 

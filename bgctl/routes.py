@@ -50,6 +50,8 @@ def other_slot(slot: Slot) -> Slot:
 class TestTrafficRule:
     """ECS `testTrafficRules.header`: `value` None means "header present"."""
 
+    __test__ = False  # not a pytest class, despite the name
+
     header: str
     value: str | None = None
 

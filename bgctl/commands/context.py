@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bgctl.docker import Stack
 from bgctl.envoy import EnvoyAdmin
 from bgctl.images import ImageSet, Images, Progress
-from bgctl.publisher import RoutePublisher
+from bgctl.publisher import Publication, RoutePublisher
+from bgctl.routes import TrafficState
 from bgctl.settings import Settings
 from bgctl.state import State, StateFile
 
@@ -21,6 +22,14 @@ class Context:
 
     def publisher(self, state: State) -> RoutePublisher:
         return RoutePublisher(self.settings.routes_dir, self.envoy, self.stack, delivery=state.delivery)
+
+    def apply_traffic(self, state: State, traffic: TrafficState) -> tuple[State, Publication]:
+        """Publish `traffic`, confirm it live, record it; the new state and how it went."""
+        publisher = self.publisher(state)
+        publication = publisher.publish(traffic)
+        new_state = replace(state.with_traffic(traffic, publication.version), delivery=publisher.delivery)
+        self.state_file.save(new_state)
+        return new_state, publication
 
 
 def checked_stack(settings: Settings) -> Stack:

@@ -1,0 +1,49 @@
+"""The command line's edges: usage errors and bad settings are one sentence, exit 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def bgctl(*args, env=None, cwd=REPO):
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bgctl", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args, env, sentence",
+    [
+        (["launch"], {}, "bgctl: No such command 'launch'.\n"),
+        (["status", "--jsn"], {}, "bgctl: No such option '--jsn'. Did you mean '--json'?\n"),
+        (["up"], {"BGCTL_HTTP_PORT": "abc"},
+         "bgctl: BGCTL_HTTP_PORT must be a port number from 1 to 65535, not 'abc'.\n"),
+        (["up"], {"BGCTL_IMAGES": "cloud"},
+         "bgctl: BGCTL_IMAGES must be one of auto, official, offline, not 'cloud'.\n"),
+    ],
+)
+def test_invalid_input_is_one_sentence_and_exit_2(args, env, sentence):
+    result = bgctl(*args, env=env)
+    assert result.returncode == 2
+    assert result.stderr == sentence
+    assert result.stdout == ""
+
+
+def test_outside_the_repository(tmp_path):
+    result = bgctl("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("bgctl: There is no compose.yaml in ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_help_lists_the_contract():
+    result = bgctl("--help")
+    assert result.returncode == 0
+    for verb in ("up", "status", "down", "images"):
+        assert f"  {verb} " in result.stdout

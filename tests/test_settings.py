@@ -1,0 +1,52 @@
+import pytest
+
+from bgctl.errors import InvalidInput
+from bgctl.settings import Settings
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    return tmp_path
+
+
+def test_defaults(repo):
+    s = Settings.from_env({}, repo)
+    assert (s.project_name, s.http_port, s.admin_port, s.image_mode) == ("bgctl", 8080, 9901, "auto")
+    assert s.ingress_url == "http://127.0.0.1:8080"
+    assert s.routes_dir == repo / ".bgctl" / "bgctl" / "routes"
+
+
+def test_environment_overrides(repo):
+    s = Settings.from_env(
+        {"COMPOSE_PROJECT_NAME": "demo-1", "BGCTL_HTTP_PORT": "18080", "BGCTL_ADMIN_PORT": "19901",
+         "BGCTL_IMAGES": "offline", "BGCTL_HEALTHCHECK": "seed"},
+        repo,
+    )
+    assert (s.project_name, s.http_port, s.admin_port, s.image_mode) == ("demo-1", 18080, 19901, "offline")
+    env = s.compose_env(nginx_image="n", envoy_image="e")
+    assert env["BGCTL_HEALTH_INTERVAL"] == "30s" and env["BGCTL_HEALTH_START_PERIOD"] == "60s"
+    assert env["BGCTL_ROUTES_DIR"].endswith(".bgctl/demo-1/routes")
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"BGCTL_HTTP_PORT": "abc"}, "BGCTL_HTTP_PORT must be a port number from 1 to 65535, not 'abc'."),
+        ({"BGCTL_HTTP_PORT": "0"}, "BGCTL_HTTP_PORT must be a port number"),
+        ({"BGCTL_ADMIN_PORT": "70000"}, "BGCTL_ADMIN_PORT must be a port number"),
+        ({"BGCTL_HTTP_PORT": "9000", "BGCTL_ADMIN_PORT": "9000"}, "must differ"),
+        ({"COMPOSE_PROJECT_NAME": "Bad Name"}, "not a valid Compose project name"),
+        ({"BGCTL_IMAGES": "cloud"}, "BGCTL_IMAGES must be one of auto, official, offline"),
+        ({"BGCTL_HEALTHCHECK": "slow"}, "BGCTL_HEALTHCHECK must be one of fast, seed"),
+    ],
+)
+def test_bad_settings_are_one_sentence(repo, env, message):
+    with pytest.raises(InvalidInput) as caught:
+        Settings.from_env(env, repo)
+    assert message in str(caught.value)
+
+
+def test_needs_the_repository_root(tmp_path):
+    with pytest.raises(InvalidInput, match="no compose.yaml"):
+        Settings.from_env({}, tmp_path)
