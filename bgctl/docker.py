@@ -44,6 +44,7 @@ class ServiceState:
 class Stack:
     def __init__(self, settings: Settings, compose_env: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self._known: set[str] = set()
         env_file = settings.state_dir / "compose.env"
         if compose_env is not None:
             env_file.parent.mkdir(parents=True, exist_ok=True)
@@ -206,10 +207,16 @@ class Stack:
             return ""
 
     def _container(self, service: str) -> str:
-        state = self.services().get(service)
-        if state is None:
-            raise BgctlError(f"The {service} container does not exist; run bgctl up.")
-        return state.container
+        # Compose names containers <project>-<service>-1; asking Compose (ps)
+        # costs ~300 ms, which the in-container publish path cannot afford.
+        name = f"{self.settings.project_name}-{service}-1"
+        if name not in self._known:
+            state = self.services().get(service)
+            if state is None:
+                raise BgctlError(f"The {service} container does not exist; run bgctl up.")
+            name = state.container
+            self._known.add(name)
+        return name
 
 
 def _failure(action: str, exc: DockerException) -> BgctlError:
