@@ -12,7 +12,9 @@ from rich.table import Table
 
 from bgctl import __version__
 from bgctl.errors import EXIT_FAILED, EXIT_INVALID, BgctlError
+from bgctl.render import DeploymentPrinter, print_status
 from bgctl.settings import Settings
+from bgctl.stages import Status
 
 
 
@@ -52,7 +54,61 @@ def status(as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    _print_status(report)
+    print_status(out, report)
+
+
+@app.command()
+@click.argument("slot")
+@click.option("--bake-time", metavar="DUR", help="Bake time (90, 90s, 5m, 1h); bgctl.toml's otherwise.")
+@click.option("--pause-at", metavar="STAGE", help="Stop after STAGE, paused, until bgctl continue.")
+@click.option("--task-definition", metavar="FILE", help="An ECS task definition JSON: the target's revision.")
+@click.option("--test-header", metavar="NAME[=VALUE]", help="Test traffic rule: NAME=VALUE exact, NAME present.")
+@click.option("--hook", "hooks", metavar="STAGE=CMD", multiple=True, help="A lifecycle hook (repeatable).")
+@click.option("--hook-timeout", metavar="DUR", help="Time limit of each hook call.")
+@click.option("--alarm-5xx-percent", metavar="PCT", help="Roll back if the candidate's 5xx share during bake exceeds PCT.")
+def deploy(slot: str, bake_time, pause_at, task_definition, test_header, hooks, hook_timeout,
+           alarm_5xx_percent) -> None:
+    """Deploy SLOT (blue or green) through the ECS blue/green lifecycle."""
+    from bgctl.commands.deploy import DeployOptions
+    from bgctl.commands.deploy import deploy as run_deploy
+
+    settings = Settings.from_env()
+    options = DeployOptions(slot, bake_time, pause_at, task_definition, test_header, tuple(hooks), hook_timeout,
+                            alarm_5xx_percent)
+    _finish(run_deploy(settings, options, observer=DeploymentPrinter(out, settings.ingress_url),
+                       progress=_progress, warn=_warn))
+
+
+@app.command(name="continue")
+def continue_() -> None:
+    """Resume a paused or interrupted deployment."""
+    from bgctl.commands.deploy import resume
+
+    settings = Settings.from_env()
+    _finish(resume(settings, observer=DeploymentPrinter(out, settings.ingress_url), progress=_progress, warn=_warn))
+
+
+@app.command()
+def rollback() -> None:
+    """Abort the deployment in progress: all traffic back to the old slot, candidate stopped."""
+    from bgctl.commands.deploy import rollback as run_rollback
+
+    settings = Settings.from_env()
+    deployment = run_rollback(settings, observer=DeploymentPrinter(out, settings.ingress_url),
+                              progress=_progress, warn=_warn)
+    if deployment.status != Status.ROLLBACK_SUCCESSFUL:
+        sys.exit(EXIT_FAILED)
+
+
+def _finish(deployment) -> None:
+    """Exit 0 when the deployment succeeded or paused; 1 when it was rolled back or failed."""
+    if deployment.status == Status.SUCCESSFUL or (deployment.paused and deployment.status == Status.IN_PROGRESS):
+        return
+    sys.exit(EXIT_FAILED)
+
+
+def _warn(sentence: str) -> None:
+    err.print(f"[yellow]![/yellow] {sentence}", markup=True)
 
 
 @app.command()
@@ -80,38 +136,13 @@ def images(as_json: bool) -> None:
     out.print(f"  envoy  {report['envoy']}")
 
 
-def _print_status(report: dict) -> None:
-    if not report["running"]:
-        out.print(f"Project {report['project']}: not running (start it with bgctl up).")
-    else:
-        out.print(f"Project {report['project']}: [bold]{report['production']}[/bold] serves production "
-                  f"at {report['ingress']}/")
-    weights = ", ".join(f"{slot} {pct}%" for slot, pct in report["weights"].items())
-    if weights:
-        out.print(f"Traffic:    {weights}")
-    rule = report.get("test_rule")
-    if rule:
-        value = rule["value"] if rule["value"] is not None else "(any value)"
-        out.print(f"Test rule:  {rule['header']}: {value}")
-    routes = report["routes"]
-    if routes["version"]:
-        live = "live" if routes["live"] else f"NOT live (Envoy serves {routes['live_version'] or 'nothing'})"
-        out.print(f"Routes:     {routes['version']} {live} via {routes['delivery']}")
-    out.print(f"Deployment: {report['deployment'] or 'none'}")
-    if report["containers"]:
-        table = Table(box=None, pad_edge=False)
-        for column in ("service", "state", "health", "image"):
-            table.add_column(column)
-        for name, c in report["containers"].items():
-            table.add_row(name, c["status"], c["health"] or "-", c["image"])
-        out.print(table)
-
-
 def main(argv: Optional[list[str]] = None) -> None:
     try:
         app.main(args=argv, prog_name="bgctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
     except click.UsageError as exc:
         sys.stderr.write(f"bgctl: {_sentence(exc.format_message())}\n")
         sys.exit(EXIT_INVALID)

@@ -19,6 +19,7 @@ from python_on_whales.exceptions import DockerException
 
 from bgctl.errors import BgctlError, ComposeMissing, DockerUnreachable, PortTaken
 from bgctl.settings import Settings
+from bgctl.state import write_atomically
 
 ENVOY_SERVICE = "service-connect"
 FRONTEND_SERVICE = "frontend"
@@ -45,16 +46,47 @@ class Stack:
     def __init__(self, settings: Settings, compose_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self._known: set[str] = set()
-        env_file = settings.state_dir / "compose.env"
+        self._env_file = settings.state_dir / "compose.env"
         if compose_env is not None:
-            env_file.parent.mkdir(parents=True, exist_ok=True)
-            env_file.write_text("".join(f"{k}={v}\n" for k, v in compose_env.items()))
-        self.docker = DockerClient(
-            compose_files=[settings.compose_file],
-            compose_project_name=settings.project_name,
-            compose_project_directory=settings.project_dir,
-            compose_env_files=[env_file] if env_file.exists() else [],
+            self._env_file.parent.mkdir(parents=True, exist_ok=True)
+            self._env_file.write_text("".join(f"{k}={v}\n" for k, v in compose_env.items()))
+
+    @property
+    def overrides_dir(self) -> Path:
+        return self.settings.state_dir / "slots"
+
+    @property
+    def docker(self) -> DockerClient:
+        """A client for the project as it is now: compose.yaml plus the slots' revision overrides.
+
+        Every Compose call must see the same files, or Compose would take the
+        difference for a change and recreate containers.
+        """
+        overrides = sorted(self.overrides_dir.glob("*.yaml")) if self.overrides_dir.is_dir() else []
+        return DockerClient(
+            compose_files=[self.settings.compose_file, *overrides],
+            compose_project_name=self.settings.project_name,
+            compose_project_directory=self.settings.project_dir,
+            compose_env_files=[self._env_file] if self._env_file.exists() else [],
         )
+
+    def set_slot_override(self, slot: str, text: str | None) -> None:
+        """The compose override that gives `slot` a task definition's revision (None: the shipped one)."""
+        path = self.overrides_dir / f"{slot_service(slot)}.yaml"
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomically(path, text)
+
+    def service_state(self, service: str) -> ServiceState | None:
+        """One service's container, by its Compose name: an inspect, much cheaper than `ps`."""
+        name = f"{self.settings.project_name}-{service}-1"
+        try:
+            container = self.docker.container.inspect(name)
+        except DockerException:
+            return self.services().get(service)
+        health = container.state.health.status if container.state.health else None
+        return ServiceState(service, container.state.status, health, container.name, container.config.image)
 
     # -- preconditions -------------------------------------------------
 

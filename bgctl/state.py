@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bgctl.deployment import Deployment
 from bgctl.errors import BgctlError
 from bgctl.routes import TrafficState
 
@@ -27,6 +28,13 @@ class State:
     # been seen not to reach it (Docker Desktop), so later publishes do not
     # wait for a rename that will never be noticed.
     delivery: str = "host-rename"
+    # The deployment in progress, or the last one (kept for `status`).
+    deployment: Deployment | None = None
+    # What each slot runs (Revision.to_dict()); a slot absent runs its shipped revision.
+    revisions: dict = field(default_factory=dict)
+
+    def with_deployment(self, deployment: Deployment | None) -> "State":
+        return replace(self, deployment=deployment)
 
     def with_traffic(self, traffic: TrafficState, version: str) -> "State":
         return replace(self, traffic=traffic, routes_version=version)
@@ -37,6 +45,8 @@ class State:
             "traffic": self.traffic.to_dict(),
             "routes_version": self.routes_version,
             "delivery": self.delivery,
+            "deployment": self.deployment.to_dict() if self.deployment else None,
+            "revisions": self.revisions,
         }
 
     @classmethod
@@ -48,6 +58,8 @@ class State:
             traffic=TrafficState.from_dict(data["traffic"]),
             routes_version=data.get("routes_version", ""),
             delivery=delivery if delivery in DELIVERIES else "host-rename",
+            deployment=Deployment.from_dict(data["deployment"]) if data.get("deployment") else None,
+            revisions=dict(data.get("revisions") or {}),
         )
 
 

@@ -23,8 +23,18 @@ class Context:
     def publisher(self, state: State) -> RoutePublisher:
         return RoutePublisher(self.settings.routes_dir, self.envoy, self.stack, delivery=state.delivery)
 
-    def apply_traffic(self, state: State, traffic: TrafficState) -> tuple[State, Publication]:
-        """Publish `traffic`, confirm it live, record it; the new state and how it went."""
+    def apply_traffic(self, state: State, traffic: TrafficState) -> tuple[State, Publication | None]:
+        """Publish `traffic`, confirm it live, record it; the new state and how it went.
+
+        Decide, then apply once: when Envoy already serves exactly the
+        recorded routes for `traffic`, nothing is published.
+        """
+        if traffic == state.traffic and state.routes_version:
+            try:
+                if self.envoy.rds_status().version == state.routes_version:
+                    return state, None
+            except Exception:  # Envoy not answering: publishing will say so
+                pass
         publisher = self.publisher(state)
         publication = publisher.publish(traffic)
         new_state = replace(state.with_traffic(traffic, publication.version), delivery=publisher.delivery)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from bgctl.commands.context import checked_stack
 from bgctl.docker import remove_tree
 from bgctl.errors import BgctlError
+from bgctl.lock import stack_lock
 from bgctl.settings import Settings
 
 
 def down(settings: Settings) -> list[str]:
     """What was removed (empty when there was nothing)."""
     stack = checked_stack(settings)
-    existing = stack.leftovers()
-    stack.down()
+    with stack_lock(settings.state_dir):
+        existing = stack.leftovers()
+        stack.down()
     left = stack.leftovers()
     if left:
         raise BgctlError(f"Docker still has {', '.join(left)} after removing the project.")

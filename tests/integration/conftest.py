@@ -104,3 +104,60 @@ def fresh_kit():
         yield k
     finally:
         k.teardown()
+
+
+BLUE = "Hello from BACKEND BLUE"
+GREEN = "Hello from BACKEND GREEN (v2.0)"
+SEED_HEADER = {"x-amzn-ecs-bluegreen-test": "test"}
+
+
+class Traffic:
+    """Requests through the ingress from a background thread, every answer kept.
+
+    Each request is (monotonic start, monotonic end, status or error, body).
+    """
+
+    def __init__(self, kit: Kit, headers: dict[str, str] | None = None, pause: float = 0.005) -> None:
+        import threading
+
+        self.kit = kit
+        self.headers = headers or {}
+        self.pause = pause
+        self.answers: list[tuple[float, float, int | str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Traffic":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        import time
+
+        session = requests.Session()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                response = session.get(self.kit.url + "/", headers=self.headers, timeout=10)
+                self.answers.append((started, time.monotonic(), response.status_code, response.text))
+            except requests.RequestException as exc:
+                self.answers.append((started, time.monotonic(), type(exc).__name__, ""))
+            time.sleep(self.pause)
+
+    def bodies(self) -> set[str]:
+        return {body for *_, body in self.answers}
+
+    def failures(self) -> list[tuple]:
+        return [a for a in self.answers if a[2] != 200]
+
+
+def status_json(kit: Kit) -> dict:
+    import json
+
+    result = kit.bgctl("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
