@@ -152,7 +152,7 @@ def test_candidate_that_never_gets_healthy_rolls_back(blue_serves, tmp_path):
     kit = blue_serves
     taskdef = json.loads((REPO / "examples/task-definitions/backend-green.json").read_text())
     container = taskdef["containerDefinitions"][0]
-    container["healthCheck"] = {"command": ["CMD-SHELL", "wget -q --spider http://localhost:3000/missing || exit 1"],
+    container["healthCheck"] = {"command": ["CMD-SHELL", "wget -q --spider http://localhost:3999/health || exit 1"],
                                 "interval": 5, "timeout": 2, "retries": 2, "startPeriod": 0}
     path = tmp_path / "unhealthy.json"
     path.write_text(json.dumps(taskdef))
