@@ -112,6 +112,21 @@ def _warn(sentence: str) -> None:
 
 
 @app.command()
+@click.option("--bake-time", metavar="DUR", default="10s", show_default=True, help="Bake time for the demo.")
+def demo(bake_time: str) -> None:
+    """Show blue/green: up, traffic, deploy with a test window, cut over, a table of every request."""
+    from bgctl.commands.demo import demo as run_demo
+    from bgctl.kitconfig import bake_seconds
+
+    bake_seconds(bake_time)
+    settings = Settings.from_env()
+    result = run_demo(settings, out, DeploymentPrinter(out, settings.ingress_url), bake_time=bake_time,
+                      progress=_progress, warn=_warn)
+    if result.failed or result.deployment.status != Status.SUCCESSFUL:
+        sys.exit(EXIT_FAILED)
+
+
+@app.command()
 def down() -> None:
     """Remove every container, network and volume of the stack, and its route state."""
     from bgctl.commands.down import down as run_down
