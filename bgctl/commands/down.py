@@ -12,13 +12,13 @@ from bgctl.settings import Settings
 def down(settings: Settings) -> list[str]:
     """What was removed (empty when there was nothing)."""
     stack = checked_stack(settings)
+    had_state = settings.state_dir.exists()  # before the lock file creates the directory
     with stack_lock(settings.state_dir):
         existing = stack.leftovers()
         stack.down()
     left = stack.leftovers()
     if left:
         raise BgctlError(f"Docker still has {', '.join(left)} after removing the project.")
-    had_state = settings.state_dir.exists()
     remove_tree(settings.state_dir)
     try:
         settings.state_dir.parent.rmdir()  # .bgctl/, if no other project uses it
