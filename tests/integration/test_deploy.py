@@ -130,12 +130,22 @@ def test_rollback_during_bake_from_another_terminal(blue_serves):
     assert report["containers"]["backend-blue"]["status"] == "running"
 
 
-def test_failing_hook_rolls_back_and_green_never_sees_untagged_traffic(blue_serves):
+def test_failing_hook_rolls_back_and_green_never_sees_untagged_traffic(blue_serves, tmp_path):
     kit = blue_serves
+    log = tmp_path / "hooks.log"
+    record = f'echo "$BGCTL_STAGE rollback=$BGCTL_ROLLBACK" >> {log}'
     with Traffic(kit) as untagged:
         result = kit.bgctl("deploy", "green", "--bake-time", "0",
+                           "--hook", f"TEST_TRAFFIC_SHIFT={record}",
+                           "--hook", f"PRODUCTION_TRAFFIC_SHIFT={record}",
                            "--hook", "POST_TEST_TRAFFIC_SHIFT=echo smoke test failed >&2; exit 3")
     assert result.returncode == 1
+    # ECS runs the two traffic-shift hooks again during a rollback.
+    assert log.read_text().splitlines() == [
+        "TEST_TRAFFIC_SHIFT rollback=",
+        "TEST_TRAFFIC_SHIFT rollback=1",
+        "PRODUCTION_TRAFFIC_SHIFT rollback=1",
+    ]
     assert "hook `echo smoke test failed >&2; exit 3`: FAILED (exit status 3" in result.stdout
     assert "ROLLBACK_SUCCESSFUL" in result.stdout
     assert len(untagged.answers) > 20
@@ -348,3 +358,56 @@ def test_malformed_task_definition_names_line_and_column(blue_serves, tmp_path):
     assert result.returncode == 2
     assert "line 4, column" in result.stderr and result.stderr.count("\n") == 1
     assert _snapshot(kit) == before
+
+
+def test_candidate_killed_during_bake_rolls_back_by_itself(blue_serves):
+    kit = blue_serves
+    deploying = deploy_in_background(kit, "green", "--bake-time", "2m")
+    try:
+        wait_for_stage(kit, "BAKE_TIME")
+        with Traffic(kit) as traffic:
+            time.sleep(0.5)
+            killed_at = time.monotonic()
+            subprocess.run(["docker", "kill", f"{kit.project}-backend-green-1"], check=True, capture_output=True)
+            assert deploying.wait(30) == 1
+            rolled_back_at = time.monotonic()
+            rolled_back_after = rolled_back_at - killed_at
+            # A request sent to green just before it died can take a connect
+            # time-out (2 s) to fail; give the client time to get past it.
+            time.sleep(3.0)
+    finally:
+        if deploying.poll() is None:
+            deploying.kill()
+    out = deploying.stdout.read()
+    assert "The candidate green stopped (exited) before CLEAN_UP." in out
+    assert rolled_back_after < 10
+    report = status_json(kit)
+    assert report["production"] == "blue"
+    assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert kit.get("/").text == BLUE
+    after = [a for a in traffic.answers if a[0] > rolled_back_at]
+    assert after and all(a[2] == 200 and a[3] == BLUE for a in after)
+    print(f"candidate killed: {len(traffic.failures())} of {len(traffic.answers)} requests failed; "
+          f"rolled back {rolled_back_after:.2f}s after the kill")
+
+
+def test_5xx_alarm_during_bake_rolls_back(blue_serves, tmp_path):
+    kit = blue_serves
+    taskdef = json.loads((REPO / "examples/task-definitions/backend-green.json").read_text())
+    taskdef["containerDefinitions"][0]["command"] = [
+        "/bin/sh", "-c",
+        "echo 'server { listen 3000; location / { return 503 \"broken v2\"; } "
+        "location /health { return 200 \"OK\"; } }' > /etc/nginx/conf.d/default.conf && nginx -g 'daemon off;'",
+    ]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(taskdef))
+    with Traffic(kit):
+        result = kit.bgctl("deploy", "green", "--task-definition", str(path), "--bake-time", "2m",
+                           "--alarm-5xx-percent", "10")
+    assert result.returncode == 1, result.stdout
+    assert "Alarm:" in result.stdout and "above 10%" in result.stdout
+    report = status_json(kit)
+    assert report["deployment"]["stage"] == "BAKE_TIME"
+    assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert report["production"] == "blue"
+    assert kit.get("/").text == BLUE
