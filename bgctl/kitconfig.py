@@ -35,8 +35,8 @@ def load_config(project_dir: Path) -> KitConfig:
     if not path.exists():
         return KitConfig()
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path.name} is not valid TOML: {exc}.") from exc
     deployment = _table(data, "deployment", path)
     rule = data.get("test_traffic_rule")
@@ -68,6 +68,8 @@ def bake_seconds(text: str, *, name: str = "--bake-time") -> float:
 def alarm_percent(value: object, *, name: str = "--alarm-5xx-percent") -> float | None:
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be a percentage from 0 to 100, not {value!r}.")
     try:
         percent = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -47,6 +47,7 @@ def disagreements(state: State, seen: Observed, *, self_holds_lock: bool = False
     production = seen.services.get(slot_service(state.traffic.production))
     deployment = state.deployment
     restarting_source = deployment is not None and not deployment.finished_ and deployment.stage == Stage.CLEAN_UP
+    restarting_source = restarting_source and state.traffic.production == deployment.source
     if (production is None or not production.serving) and not restarting_source:
         what = "missing" if production is None else f"{production.status}/{production.health or '-'}"
         found.append(f"{state.traffic.production} serves production but its container is {what}.")

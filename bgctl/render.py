@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bgctl.deploy import Event
@@ -21,7 +22,7 @@ class DeploymentPrinter:
     def __init__(self, console: Console, ingress_url: str) -> None:
         self.console = console
         self.ingress_url = ingress_url
-        self._last_bake_line = 0.0
+        self._last_bake_line = float("-inf")
         self._bake_live = console.is_terminal
 
     def __call__(self, event: Event) -> None:
@@ -35,7 +36,8 @@ class DeploymentPrinter:
         elif kind == "hook":
             status = event.data["status"]
             colour = {"SUCCEEDED": "green", "IN_PROGRESS": "yellow"}.get(status, "red")
-            self.console.print(f"  hook `{event.message}`: [{colour}]{status}[/{colour}] ({event.data['reason']}, "
+            self.console.print(f"  hook `{escape(event.message)}`: [{colour}]{status}[/{colour}] "
+                               f"({escape(event.data['reason'])}, "
                                f"{format_duration(event.data['seconds'])})", markup=True)
             detail = (event.data.get("stderr") or "").strip()
             if status == "FAILED" and detail:
@@ -46,12 +48,12 @@ class DeploymentPrinter:
             rule = d.test_rule
             header = f"{rule.header}: {rule.value}" if rule.value is not None else f"{rule.header}: 1"
             self.console.print(f"⏸ Paused after {event.stage}; {d.target} is the candidate, {d.source} serves production.")
-            self.console.print(f"  try it:   curl -H '{header}' {self.ingress_url}/")
+            self.console.print(f"  try it:   curl -H '{header}' {self.ingress_url}/", markup=False)
             self.console.print("  then:     bgctl continue   (or bgctl rollback)")
         elif kind == "rollback":
-            self.console.print(f"[bold red]↩ Rolling back[/bold red] at {event.stage}: {event.message}")
+            self.console.print(f"[bold red]↩ Rolling back[/bold red] at {event.stage}: {escape(event.message)}")
         elif kind == "note":
-            self.console.print(f"· {event.message}")
+            self.console.print(f"· {event.message}", markup=False)
         elif kind == "finished":
             self._finished(event)
 
@@ -74,9 +76,9 @@ class DeploymentPrinter:
                                f"{d.target} serves production.")
         elif d.status == Status.ROLLBACK_SUCCESSFUL:
             self.console.print(f"[bold yellow]Deployment {d.id} ROLLBACK_SUCCESSFUL[/bold yellow] in {took}: "
-                               f"{d.source} serves production; {d.target} stopped. Reason: {d.reason}")
+                               f"{d.source} serves production; {d.target} stopped. Reason: {escape(str(d.reason))}")
         else:
-            self.console.print(f"[bold red]Deployment {d.id} {d.status}[/bold red]: {d.reason}")
+            self.console.print(f"[bold red]Deployment {d.id} {d.status}[/bold red]: {escape(str(d.reason))}")
         for problem in d.rollback_history:
             self.console.print(f"  {problem}", markup=False)
 

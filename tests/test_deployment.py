@@ -1,0 +1,157 @@
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+from bgctl.deployment import Deployment, HookProgress, StageRecord
+from bgctl.routes import TestTrafficRule
+from bgctl.stages import STAGES, Stage, Status
+
+
+def make(**overrides) -> Deployment:
+    fields = dict(
+        target="green",
+        source="blue",
+        revision={"family": "backend", "image": "nginx:1.27", "shipped": True},
+        test_rule=TestTrafficRule("x-amzn-ecs-bluegreen-test", "test"),
+        bake_seconds=300.0,
+        created=1000.0,
+    )
+    fields.update(overrides)
+    return Deployment.new(**fields)
+
+
+def test_new_gives_a_fresh_bgd_id_and_starts_in_progress_at_reconcile():
+    one, two = make(), make()
+    assert re.fullmatch(r"bgd-[0-9a-f]{10}", one.id)
+    assert one.id != two.id
+    assert one.status == Status.IN_PROGRESS
+    assert one.stage == Stage.RECONCILE_SERVICE
+    assert one.history == ()
+    assert not one.paused
+
+
+def test_stage_started_records_the_start():
+    d = make().stage_started(1001.0)
+    assert d.history == (StageRecord(Stage.RECONCILE_SERVICE, 1001.0),)
+    assert d.current_record() == StageRecord(Stage.RECONCILE_SERVICE, 1001.0)
+
+
+def test_stage_started_again_on_resume_keeps_the_first_start_time():
+    d = make().stage_started(1001.0)
+    resumed = d.stage_started(2000.0)
+    assert resumed.history == (StageRecord(Stage.RECONCILE_SERVICE, 1001.0),)
+
+
+def test_stage_ended_closes_the_record_and_clears_hook_progress():
+    d = replace(make().stage_started(10.0), hook_progress=HookProgress(Stage.RECONCILE_SERVICE, 1, {"n": 1}, 15.0))
+    ended = d.stage_ended(12.5)
+    assert ended.history == (StageRecord(Stage.RECONCILE_SERVICE, 10.0, 12.5),)
+    assert ended.hook_progress is None
+    assert ended.current_record() is None
+
+
+def test_stage_ended_without_an_open_record_changes_nothing():
+    d = make()
+    assert d.stage_ended(5.0) is d
+
+
+def test_advanced_goes_through_every_stage_then_successful():
+    d = make()
+    seen = [d.stage]
+    for _ in range(len(STAGES) - 1):
+        d = d.advanced()
+        seen.append(d.stage)
+        assert d.status == Status.IN_PROGRESS
+    assert seen == list(STAGES)
+    done = d.advanced()
+    assert done.stage == Stage.CLEAN_UP
+    assert done.status == Status.SUCCESSFUL
+    assert done.finished_
+
+
+def test_a_full_run_records_each_stage_once_with_its_seconds():
+    d, now = make(), 0.0
+    while not d.finished_:
+        d = d.stage_started(now).stage_ended(now + 1.25)
+        now += 2
+        d = d.advanced()
+    assert [r.stage for r in d.history] == list(STAGES)
+    assert d.stage_seconds() == {s.value: 1.25 for s in STAGES}
+
+
+def test_stage_seconds_leaves_out_the_open_stage_and_rounds_to_ms():
+    d = make().stage_started(1.0).stage_ended(1.0 + 2 / 3).advanced().stage_started(5.0)
+    assert d.stage_seconds() == {"RECONCILE_SERVICE": 0.667}
+
+
+def test_stage_record_to_dict_has_seconds():
+    assert StageRecord(Stage.SCALE_UP, 10.0, 12.0).to_dict() == {
+        "stage": "SCALE_UP", "started": 10.0, "ended": 12.0, "seconds": 2.0}
+    assert StageRecord(Stage.SCALE_UP, 10.0).to_dict()["seconds"] is None
+
+
+def test_round_trip_through_json_keeps_everything():
+    d = make(
+        hooks=({"stage": "POST_TEST_TRAFFIC_SHIFT", "command": "curl -f localhost"},),
+        hook_timeout=30.0,
+        alarm_5xx_percent=5.0,
+        pause_at=Stage.POST_TEST_TRAFFIC_SHIFT,
+    )
+    d = d.stage_started(1.0).stage_ended(2.0).advanced().stage_started(3.0)
+    d = replace(
+        d,
+        stage=Stage.BAKE_TIME,
+        history=d.history + (StageRecord(Stage.BAKE_TIME, 4.0),),
+        hook_progress=HookProgress(Stage.BAKE_TIME, 2, {"attempt": 3}, 99.5),
+        bake_until=400.0,
+        bake_baseline={"upstream_rq_total": 10, "upstream_rq_5xx": 1},
+        reason="because",
+        finished=None,
+        rollback_history=("one problem",),
+    )
+    back = Deployment.from_dict(json.loads(json.dumps(d.to_dict())))
+    assert back == d
+    assert back.pause_at == Stage.POST_TEST_TRAFFIC_SHIFT
+    assert back.hook_progress == HookProgress(Stage.BAKE_TIME, 2, {"attempt": 3}, 99.5)
+    assert back.test_rule == TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
+
+
+def test_round_trip_without_optional_fields():
+    d = make()
+    data = d.to_dict()
+    assert data["pause_at"] is None and data["hook_progress"] is None
+    assert Deployment.from_dict(data) == d
+
+
+def test_from_dict_fills_defaults_for_an_older_record():
+    data = make().to_dict()
+    for key in ("hooks", "hook_timeout", "history", "paused", "rollback_history", "created"):
+        del data[key]
+    d = Deployment.from_dict(data)
+    assert d.hooks == () and d.hook_timeout == 60.0 and d.history == () and d.rollback_history == ()
+
+
+@pytest.mark.parametrize(
+    "status, rolling_back, finished",
+    [
+        (Status.PENDING, False, False),
+        (Status.IN_PROGRESS, False, False),
+        (Status.SUCCESSFUL, False, True),
+        (Status.STOP_REQUESTED, False, False),
+        (Status.STOPPED, False, True),
+        (Status.ROLLBACK_REQUESTED, True, False),
+        (Status.ROLLBACK_IN_PROGRESS, True, False),
+        (Status.ROLLBACK_SUCCESSFUL, False, True),
+        (Status.ROLLBACK_FAILED, False, True),
+    ],
+)
+def test_flags_for_each_status(status, rolling_back, finished):
+    d = make(status=status)
+    assert d.rolling_back is rolling_back
+    assert d.finished_ is finished
+
+
+def test_every_status_is_covered_above():
+    assert len(Status) == 9

@@ -1,0 +1,193 @@
+from pathlib import Path
+
+import pytest
+
+from bgctl.errors import InvalidInput
+from bgctl.kitconfig import KitConfig, alarm_percent, bake_seconds, load_config
+from bgctl.routes import TestTrafficRule
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "bgctl.toml").write_text(text)
+    return tmp_path
+
+
+def refusal(tmp_path: Path, text: str) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.exit_code == 2
+    return str(caught.value)
+
+
+def test_the_repositorys_own_config_loads():
+    config = load_config(REPO)
+    assert config.bake_seconds == 300.0
+    assert config.hook_timeout == 60.0
+    assert config.test_rule == TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
+    assert config.alarm_5xx_percent is None
+    assert config.hooks == ()
+
+
+def test_a_missing_file_gives_defaults_with_aws_default_rule(tmp_path):
+    config = load_config(tmp_path)
+    assert config == KitConfig()
+    assert config.bake_seconds == 300.0
+    assert config.hook_timeout == 60.0
+    assert config.alarm_5xx_percent is None
+    assert config.test_rule.header == "x-amzn-ecs-blue-green-test"
+    assert config.test_rule.value is None  # header present, any value
+    assert config.test_rule.describe() == "x-amzn-ecs-blue-green-test (any value)"
+
+
+def test_an_empty_file_gives_defaults(tmp_path):
+    assert load_config(write(tmp_path, "")) == KitConfig()
+
+
+def test_deployment_settings(tmp_path):
+    config = load_config(write(tmp_path, """
+[deployment]
+bake_time = "1h30m"
+hook_timeout = "2m"
+alarm_5xx_percent = 2.5
+"""))
+    assert config.bake_seconds == 5400.0
+    assert config.hook_timeout == 120.0
+    assert config.alarm_5xx_percent == 2.5
+
+
+def test_bare_numbers_are_seconds(tmp_path):
+    config = load_config(write(tmp_path, "[deployment]\nbake_time = 90\nhook_timeout = 5\nalarm_5xx_percent = 0\n"))
+    assert (config.bake_seconds, config.hook_timeout, config.alarm_5xx_percent) == (90.0, 5.0, 0.0)
+
+
+def test_bake_time_of_exactly_1440_minutes_is_allowed(tmp_path):
+    assert load_config(write(tmp_path, '[deployment]\nbake_time = "24h"\n')).bake_seconds == 1440 * 60
+
+
+def test_rule_with_only_a_header_means_present(tmp_path):
+    config = load_config(write(tmp_path, '[test_traffic_rule]\nheader = "X-Canary"\n'))
+    assert config.test_rule == TestTrafficRule("x-canary")
+    assert config.test_rule.value is None
+    assert config.test_rule.envoy_header_matcher() == {"name": "x-canary", "present_match": True}
+
+
+def test_rule_with_header_and_value(tmp_path):
+    config = load_config(write(tmp_path, '[test_traffic_rule]\nheader = "X-Canary"\nvalue = "yes"\n'))
+    assert config.test_rule.describe() == "x-canary: yes"
+
+
+def test_hooks_tables(tmp_path):
+    config = load_config(write(tmp_path, """
+[[hooks]]
+stage = "POST_TEST_TRAFFIC_SHIFT"
+command = "curl -fsS $BGCTL_INGRESS_URL/"
+
+[[hooks]]
+stage = "pre-scale-up"
+command = "true"
+"""))
+    assert config.hooks == (
+        ("POST_TEST_TRAFFIC_SHIFT", "curl -fsS $BGCTL_INGRESS_URL/"),
+        ("pre-scale-up", "true"),
+    )
+
+
+# -- refusals ---------------------------------------------------------------
+
+
+def test_invalid_toml(tmp_path):
+    message = refusal(tmp_path, "[deployment\nbake_time = 5")
+    assert message.startswith("bgctl.toml is not valid TOML: ")
+
+
+@pytest.mark.parametrize("value", ['"five minutes"', '"-5m"', '"5x"', '""', "true"])
+def test_bad_bake_time(tmp_path, value):
+    message = refusal(tmp_path, f"[deployment]\nbake_time = {value}\n")
+    assert message.startswith("bgctl.toml bake_time ")
+    assert "is not a duration; use a number of seconds or a form like 90s, 5m, 1h." in message
+
+
+def test_bad_hook_timeout(tmp_path):
+    message = refusal(tmp_path, '[deployment]\nhook_timeout = "soon"\n')
+    assert message == ("bgctl.toml hook_timeout 'soon' is not a duration; "
+                       "use a number of seconds or a form like 90s, 5m, 1h.")
+
+
+def test_bake_time_over_1440_minutes(tmp_path):
+    message = refusal(tmp_path, '[deployment]\nbake_time = "1441m"\n')
+    assert message == "bgctl.toml bake_time '1441m' is longer than ECS allows (1440 minutes)."
+
+
+@pytest.mark.parametrize("value, shown", [("101", "101"), ("-1", "-1"), ("100.5", "100.5")])
+def test_alarm_outside_0_to_100(tmp_path, value, shown):
+    message = refusal(tmp_path, f"[deployment]\nalarm_5xx_percent = {value}\n")
+    assert message == f"bgctl.toml alarm_5xx_percent must be a percentage from 0 to 100, not {shown}."
+
+
+def test_alarm_not_a_number(tmp_path):
+    message = refusal(tmp_path, '[deployment]\nalarm_5xx_percent = "lots"\n')
+    assert message == "bgctl.toml alarm_5xx_percent must be a percentage from 0 to 100, not 'lots'."
+
+
+def test_alarm_nan_is_refused(tmp_path):
+    assert "must be a percentage from 0 to 100" in refusal(tmp_path, "[deployment]\nalarm_5xx_percent = nan\n")
+
+
+def test_alarm_boolean_is_refused(tmp_path):
+    refusal(tmp_path, "[deployment]\nalarm_5xx_percent = true\n")
+
+
+def test_deployment_not_a_table(tmp_path):
+    assert refusal(tmp_path, 'deployment = "fast"\n') == "bgctl.toml: [deployment] must be a table."
+
+
+def test_rule_without_header(tmp_path):
+    message = refusal(tmp_path, '[test_traffic_rule]\nvalue = "test"\n')
+    assert message == "bgctl.toml: [test_traffic_rule] needs a header (and optionally a value)."
+
+
+def test_rule_not_a_table(tmp_path):
+    message = refusal(tmp_path, 'test_traffic_rule = "x-test"\n')
+    assert message == "bgctl.toml: [test_traffic_rule] needs a header (and optionally a value)."
+
+
+@pytest.mark.parametrize("text", ['hooks = "curl"\n', 'hooks = ["curl"]\n', '[hooks]\nstage = "PRE_SCALE_UP"\n'])
+def test_hooks_not_a_list_of_tables(tmp_path, text):
+    assert refusal(tmp_path, text) == "bgctl.toml: hooks must be [[hooks]] tables with stage and command."
+
+
+@pytest.mark.parametrize("header", ["bad header", "host", "x-test:", ""])
+def test_invalid_header_name(tmp_path, header):
+    message = refusal(tmp_path, f'[test_traffic_rule]\nheader = "{header}"\n')
+    assert message == f"{header!r} is not a header name a test traffic rule can match."
+
+
+def test_invalid_header_value(tmp_path):
+    message = refusal(tmp_path, '[test_traffic_rule]\nheader = "x-test"\nvalue = ""\n')
+    assert message == "'' is not a header value a test traffic rule can match."
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    (tmp_path / "bgctl.toml").write_bytes(b"\xff\xfe[deployment]\n")
+    with pytest.raises(InvalidInput, match="bgctl.toml"):
+        load_config(tmp_path)
+
+
+# -- the helpers the command-line options share --------------------------------
+
+
+def test_bake_seconds_names_the_option_by_default():
+    with pytest.raises(InvalidInput) as caught:
+        bake_seconds("25h")
+    assert str(caught.value) == "--bake-time '25h' is longer than ECS allows (1440 minutes)."
+    assert bake_seconds("0") == 0.0
+
+
+def test_alarm_percent_names_the_option_by_default():
+    assert alarm_percent(None) is None
+    assert alarm_percent("5") == 5.0
+    with pytest.raises(InvalidInput) as caught:
+        alarm_percent("200")
+    assert str(caught.value) == "--alarm-5xx-percent must be a percentage from 0 to 100, not '200'."
