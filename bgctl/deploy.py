@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,7 @@ from bgctl.docker import slot_service
 from bgctl.errors import BgctlError, InvalidInput
 from bgctl.hooks import Hook, hook_environment, run_hook
 from bgctl.images import ImageSet
+from bgctl.publisher import render_file
 from bgctl.revision import compose_override
 from bgctl.routes import TrafficState, cluster_for
 from bgctl.stages import NO_HOOKS, ROLLBACK_HOOK_STAGES, STAGES, Stage, Status
@@ -216,15 +218,22 @@ class Deployer:
             # Absolute, so that a bgctl started again after a crash bakes only what is left.
             d = self._save(replace(d, bake_until=self.clock() + d.bake_seconds,
                                    bake_baseline=self.ctx.envoy.cluster_counters(cluster_for(d.target))))
+        until = datetime.fromtimestamp(d.bake_until + 60, tz=timezone.utc)  # type: ignore[operator]
+        death = self.ctx.stack.watch_for_death(slot_service(d.target), until)
+        last_check = float("-inf")
         while True:
             remaining = d.bake_until - self.clock()  # type: ignore[operator]
             self._check_rollback_request()
-            self._check_candidate(d)
-            self._check_alarm(d)
-            self._emit("bake", d, Stage.BAKE_TIME, data={"remaining": max(0.0, remaining), "total": d.bake_seconds})
+            # Docker's event says at once that the candidate died; its health
+            # (and the alarm) are read once a second.
+            if death.died.is_set() or time.monotonic() - last_check >= 1.0 or remaining <= 0:
+                last_check = time.monotonic()
+                self._check_candidate(d)
+                self._check_alarm(d)
+                self._emit("bake", d, Stage.BAKE_TIME, data={"remaining": max(0.0, remaining), "total": d.bake_seconds})
             if remaining <= 0:
                 return d
-            self.sleep(min(1.0, remaining))
+            self.sleep(min(0.1, remaining))
 
     def _clean_up(self, d: Deployment) -> Deployment:
         self._drain(d.source)
@@ -368,8 +377,14 @@ class Deployer:
     # -- records ------------------------------------------------------------
 
     def _publish(self, traffic: TrafficState) -> None:
+        d = self.state.deployment
+        fault = self.ctx.settings.fault_reject_routes_at
+        renderer = None
+        if fault and d is not None and not d.rolling_back and d.stage.value == fault:
+            # A test aid (BGCTL_FAULT_REJECT_ROUTES_AT): a route file Envoy must reject.
+            renderer = lambda t, v: render_file(t, v).replace('"domains"', '"domainz"')  # noqa: E731
         try:
-            self.state, _ = self.ctx.apply_traffic(self.state, traffic)
+            self.state, _ = self.ctx.apply_traffic(self.state, traffic, renderer=renderer)
         except BgctlError as exc:
             raise DeploymentFailure(str(exc)) from exc
 

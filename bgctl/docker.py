@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,9 @@ class Stack:
             path.unlink(missing_ok=True)
         else:
             write_atomically(path, text)
+
+    def watch_for_death(self, service: str, until: datetime) -> DeathWatch:
+        return DeathWatch(self.docker, f"{self.settings.project_name}-{service}-1", until)
 
     def service_state(self, service: str) -> ServiceState | None:
         """One service's container, by its Compose name: an inspect, much cheaper than `ps`."""
@@ -249,6 +253,26 @@ class Stack:
             name = state.container
             self._known.add(name)
         return name
+
+
+class DeathWatch:
+    """Notices at once when a container dies (Docker's event stream) instead of polling.
+
+    The thread ends by itself at `until`; it is a daemon, so it never holds up exit.
+    """
+
+    def __init__(self, docker: DockerClient, container: str, until: datetime) -> None:
+        self.died = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(docker, container, until), daemon=True)
+        self._thread.start()
+
+    def _watch(self, docker: DockerClient, container: str, until: datetime) -> None:
+        try:
+            for _ in docker.system.events(until=until, filters={"container": container, "event": "die"}):
+                self.died.set()
+                return
+        except DockerException:
+            pass
 
 
 def _failure(action: str, exc: DockerException) -> BgctlError:

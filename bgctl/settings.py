@@ -34,6 +34,10 @@ class Settings:
     admin_port: int
     image_mode: str
     healthcheck: str
+    # Test aid: at this stage, publish a route file Envoy must reject.
+    fault_reject_routes_at: str | None = None
+    # NAME[=VALUE]: the test traffic rule, kept out of bgctl.toml (a secret value).
+    test_header: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> "Settings":
@@ -61,7 +65,13 @@ class Settings:
             raise InvalidInput(
                 f"BGCTL_HEALTHCHECK must be one of {', '.join(HEALTHCHECK_PROFILES)}, not {healthcheck!r}."
             )
-        return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck)
+        fault = env.get("BGCTL_FAULT_REJECT_ROUTES_AT", "").strip().upper() or None
+        if fault is not None and fault not in ("RECONCILE_SERVICE", "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"):
+            raise InvalidInput(
+                "BGCTL_FAULT_REJECT_ROUTES_AT must be RECONCILE_SERVICE, TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT."
+            )
+        test_header = env.get("BGCTL_TEST_HEADER", "").strip() or None
+        return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header)
 
     @property
     def compose_file(self) -> Path:
@@ -74,6 +84,14 @@ class Settings:
     @property
     def routes_dir(self) -> Path:
         return self.state_dir / "routes"
+
+    @property
+    def admin_dir(self) -> Path:
+        return self.state_dir / "admin"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.admin_dir / "admin.sock"
 
     @property
     def ingress_url(self) -> str:
@@ -90,6 +108,7 @@ class Settings:
             "BGCTL_HTTP_PORT": str(self.http_port),
             "BGCTL_ADMIN_PORT": str(self.admin_port),
             "BGCTL_ROUTES_DIR": str(self.routes_dir),
+            "BGCTL_ADMIN_DIR": str(self.admin_dir),
             "BGCTL_NGINX_IMAGE": nginx_image,
             "BGCTL_ENVOY_IMAGE": envoy_image,
             "BGCTL_HEALTH_INTERVAL": timing["interval"],

@@ -95,3 +95,16 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse early, before anything changes, when bgctl could not record or publish."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bgctl-write-check.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise BgctlError(
+            f"{directory} is not writable ({exc.strerror or exc}); bgctl cannot change Envoy's routes or its record."
+        ) from exc

@@ -1,8 +1,8 @@
 """Background traffic through the ingress, every answer kept with the stage it started in.
 
-Used by `bgctl demo` (and the benchmarks) to show that a deployment drops no
-request: some clients keep their connection alive, others open a new one per
-request, as real callers do.
+Used by `bgctl demo`, the zero-downtime tests and the benchmarks to show that
+a deployment drops no request: some clients keep their connection alive,
+others open a new one per request, as real callers do.
 """
 
 from __future__ import annotations
@@ -10,9 +10,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import requests
+
+
+@dataclass(frozen=True)
+class Client:
+    keep_alive: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str = "/"
+    start_after: float = 0.0  # seconds, to stagger slow clients
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,9 @@ class Answer:
     slot: str  # blue, green, other, or "failed"
     status: int | None
     error: str | None = None
+    client: str = ""
+    path: str = "/"
+    tagged: bool = False
 
     @property
     def ok(self) -> bool:
@@ -37,22 +50,24 @@ def slot_of(body: str) -> str:
     return "other"
 
 
-class Traffic:
-    """`clients` threads; even-numbered ones keep a connection alive, odd ones reconnect each time."""
+def mixed_clients(count: int) -> list[Client]:
+    """Even-numbered clients keep a connection alive, odd ones reconnect each time."""
+    return [Client(keep_alive=i % 2 == 0, name=f"c{i}") for i in range(count)]
 
-    def __init__(self, url: str, *, clients: int = 4, headers: dict[str, str] | None = None,
-                 pause: float = 0.01, timeout: float = 20.0) -> None:
-        self.url = url
-        self.clients = clients
-        self.headers = headers or {}
+
+class Traffic:
+    def __init__(self, base_url: str, clients: Sequence[Client] | int = 4, *, pause: float = 0.01,
+                 timeout: float = 20.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clients = mixed_clients(clients) if isinstance(clients, int) else list(clients)
         self.pause = pause
         self.timeout = timeout
+        self.clock = clock
         self.label = "before"
         self.answers: list[Answer] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(i % 2 == 0,), daemon=True)
-                         for i in range(clients)]
+        self._threads = [threading.Thread(target=self._run, args=(c,), daemon=True) for c in self.clients]
 
     def __enter__(self) -> "Traffic":
         for thread in self._threads:
@@ -64,19 +79,22 @@ class Traffic:
         for thread in self._threads:
             thread.join(self.timeout + 5)
 
-    def _client(self, keep_alive: bool) -> None:
-        session = requests.Session() if keep_alive else None
+    def _run(self, client: Client) -> None:
+        if self._stop.wait(client.start_after):
+            return
+        session = requests.Session() if client.keep_alive else None
+        url = self.base_url + client.path
+        headers = client.headers if session else {**client.headers, "Connection": "close"}
         while not self._stop.is_set():
-            label, started = self.label, time.monotonic()
+            label, started = self.label, self.clock()
             try:
-                getter = session.get if session else requests.get
-                headers = self.headers if session else {**self.headers, "Connection": "close"}
-                response = getter(self.url, headers=headers, timeout=self.timeout)
-                answer = Answer(started, time.monotonic(), label,
-                                slot_of(response.text) if response.status_code == 200 else "failed",
-                                response.status_code)
+                response = (session.get if session else requests.get)(url, headers=headers, timeout=self.timeout)
+                slot = slot_of(response.text) if response.status_code == 200 else "failed"
+                answer = Answer(started, self.clock(), label, slot, response.status_code, None,
+                                client.name, client.path, bool(client.headers))
             except requests.RequestException as exc:
-                answer = Answer(started, time.monotonic(), label, "failed", None, type(exc).__name__)
+                answer = Answer(started, self.clock(), label, "failed", None, type(exc).__name__,
+                                client.name, client.path, bool(client.headers))
             with self._lock:
                 self.answers.append(answer)
             if self.pause:

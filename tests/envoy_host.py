@@ -39,6 +39,7 @@ def envoy_binary() -> Path:
 class HostEnvoy:
     process: subprocess.Popen
     admin_url: str
+    admin_socket: Path
     egress_url: str
     routes_dir: Path
     log: Path
@@ -54,15 +55,21 @@ def start_host_envoy(tmp: Path) -> HostEnvoy:
     write_initial(routes_dir, TrafficState("blue"))
     config = yaml.safe_load((REPO / "envoy" / "envoy.yaml").read_text())
     admin, egress, ingress = free_port(), free_port(), free_port()
-    config["admin"]["address"]["socket_address"].update(address="127.0.0.1", port_value=admin)
+    admin_socket = tmp / "admin.sock"
+    config["admin"]["address"]["pipe"]["path"] = str(admin_socket)
+    ports = {"backend": egress, "ingress": ingress, "admin": admin}
     for listener in config["static_resources"]["listeners"]:
-        port = egress if listener["name"] == "backend" else ingress
-        listener["address"]["socket_address"].update(address="127.0.0.1", port_value=port)
+        listener["address"]["socket_address"].update(address="127.0.0.1", port_value=ports[listener["name"]])
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
         if "rds" in hcm:
             source = hcm["rds"]["config_source"]["path_config_source"]
             source["path"] = str(routes_dir / "backend.yaml")
             source["watched_directory"]["path"] = str(routes_dir)
+    for cluster in config["static_resources"]["clusters"]:
+        for group in cluster["load_assignment"]["endpoints"]:
+            for endpoint in group["lb_endpoints"]:
+                if "pipe" in endpoint["endpoint"]["address"]:
+                    endpoint["endpoint"]["address"]["pipe"]["path"] = str(admin_socket)
     bootstrap = tmp / "bootstrap.json"
     bootstrap.write_text(json.dumps(config))
     log = tmp / "envoy.log"
@@ -76,7 +83,7 @@ def start_host_envoy(tmp: Path) -> HostEnvoy:
     while time.monotonic() < deadline:
         try:
             if requests.get(admin_url + "/ready", timeout=1).status_code == 200:
-                return HostEnvoy(process, admin_url, f"http://127.0.0.1:{egress}", routes_dir, log)
+                return HostEnvoy(process, admin_url, admin_socket, f"http://127.0.0.1:{egress}", routes_dir, log)
         except requests.RequestException:
             pass
         if process.poll() is not None:

@@ -40,7 +40,7 @@ class LogReader:
 def routed_cluster(envoy, headers):
     """The cluster a request is routed to. The slots' hosts do not resolve on the
     host, so Envoy counts the request as "no healthy upstream" on that cluster."""
-    admin = EnvoyAdmin(envoy.admin_url)
+    admin = EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket)
     counts = lambda: {c: int(admin.stats(rf"^cluster\.{c}\.upstream_cx_none_healthy$").get(
         f"cluster.{c}.upstream_cx_none_healthy", 0)) for c in ("backend-blue", "backend-green")}
     before = counts()
@@ -52,21 +52,21 @@ def routed_cluster(envoy, headers):
 
 
 def test_publish_is_confirmed_live_and_routes_follow(envoy):
-    publisher = RoutePublisher(envoy.routes_dir, EnvoyAdmin(envoy.admin_url), None)
+    publisher = RoutePublisher(envoy.routes_dir, EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket), None)
     for state, plain, tagged in [
         (TrafficState("green"), "backend-green", "backend-green"),
         (TrafficState("blue", "green", SEED_RULE), "backend-blue", "backend-green"),
         (TrafficState("blue"), "backend-blue", "backend-blue"),
     ]:
         publication = publisher.publish(state)
-        assert EnvoyAdmin(envoy.admin_url).rds_status().version == publication.version
+        assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).rds_status().version == publication.version
         assert publication.delivery == "host-rename"
         assert routed_cluster(envoy, None) == plain
         assert routed_cluster(envoy, {"x-amzn-ecs-bluegreen-test": "test"}) == tagged
 
 
 def test_every_rendered_state_is_accepted_by_envoy(envoy):
-    publisher = RoutePublisher(envoy.routes_dir, EnvoyAdmin(envoy.admin_url), None)
+    publisher = RoutePublisher(envoy.routes_dir, EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket), None)
     for state in [
         TrafficState("blue"),
         TrafficState("green", "blue", TestTrafficRule("x-amzn-ecs-blue-green-test")),
@@ -78,7 +78,7 @@ def test_every_rendered_state_is_accepted_by_envoy(envoy):
 
 
 def test_rejected_routes_keep_the_old_ones_and_say_why(envoy):
-    admin = EnvoyAdmin(envoy.admin_url)
+    admin = EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket)
     publisher = RoutePublisher(envoy.routes_dir, admin, LogReader(envoy.log))
     good = publisher.publish(TrafficState("blue"))
     good_file = (envoy.routes_dir / ROUTE_FILE).read_text()
@@ -110,10 +110,29 @@ def test_falls_back_to_delivering_inside_the_container(envoy, tmp_path):
             return ""
 
     unseen_dir = tmp_path / "host-side-not-watched"
-    publisher = RoutePublisher(unseen_dir, EnvoyAdmin(envoy.admin_url), Container(), host_wait=0.3)
+    publisher = RoutePublisher(unseen_dir, EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket), Container(), host_wait=0.3)
     first = publisher.publish(TrafficState("green"))
     assert first.delivery == "container" and publisher.delivery == "container"
     second = publisher.publish(TrafficState("blue"))
     assert second.delivery == "container"
     assert Container.writes == 2
-    assert EnvoyAdmin(envoy.admin_url).rds_status().version == second.version
+    assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).rds_status().version == second.version
+
+
+def test_admin_reaches_envoy_over_its_unix_socket(envoy):
+    admin = EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket)
+    assert admin.transport == "unix-socket"
+    assert admin.ready()
+    assert EnvoyAdmin(envoy.admin_url).transport == "tcp"  # the read-only listener, e.g. on Docker Desktop
+    assert EnvoyAdmin(envoy.admin_url).rds_status() == admin.rds_status()
+
+
+def test_the_published_admin_port_is_read_only(envoy):
+    assert requests.get(envoy.admin_url + "/ready", timeout=5).text.strip() == "LIVE"
+    assert requests.get(envoy.admin_url + "/stats", params={"filter": "rds"}, timeout=5).status_code == 200
+    for method, path in [("POST", "/quitquitquit"), ("POST", "/healthcheck/fail"), ("POST", "/logging"),
+                         ("GET", "/config_dump"), ("POST", "/runtime_modify")]:
+        response = requests.request(method, envoy.admin_url + path, timeout=5)
+        assert response.status_code == 403, (method, path)
+        assert "read-only" in response.text
+    assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).ready()  # still running

@@ -23,20 +23,21 @@ class Context:
     def publisher(self, state: State) -> RoutePublisher:
         return RoutePublisher(self.settings.routes_dir, self.envoy, self.stack, delivery=state.delivery)
 
-    def apply_traffic(self, state: State, traffic: TrafficState) -> tuple[State, Publication | None]:
+    def apply_traffic(self, state: State, traffic: TrafficState, *,
+                      renderer=None) -> tuple[State, Publication | None]:
         """Publish `traffic`, confirm it live, record it; the new state and how it went.
 
         Decide, then apply once: when Envoy already serves exactly the
         recorded routes for `traffic`, nothing is published.
         """
-        if traffic == state.traffic and state.routes_version:
+        if traffic == state.traffic and state.routes_version and renderer is None:
             try:
                 if self.envoy.rds_status().version == state.routes_version:
                     return state, None
             except Exception:  # Envoy not answering: publishing will say so
                 pass
         publisher = self.publisher(state)
-        publication = publisher.publish(traffic)
+        publication = publisher.publish_text(traffic, renderer) if renderer else publisher.publish(traffic)
         new_state = replace(state.with_traffic(traffic, publication.version), delivery=publisher.delivery)
         self.state_file.save(new_state)
         return new_state, publication
@@ -59,6 +60,6 @@ def open_context(settings: Settings, images: ImageSet | None = None) -> Context:
     return Context(
         settings=settings,
         stack=Stack(settings, compose_env=env),
-        envoy=EnvoyAdmin(settings.admin_url),
+        envoy=EnvoyAdmin(settings.admin_url, socket_path=settings.admin_socket),
         state_file=StateFile(settings.state_dir / "state.json"),
     )

@@ -14,12 +14,11 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from bgctl.commands.deploy import DeployOptions, deploy, resume
+from bgctl.commands.deploy import DeployOptions, deploy, resume, test_rule
 from bgctl.commands.status import status
 from bgctl.commands.up import up
 from bgctl.deploy import Event, Observer
 from bgctl.deployment import Deployment
-from bgctl.kitconfig import load_config
 from bgctl.routes import other_slot
 from bgctl.settings import Settings
 from bgctl.stages import Stage, Status
@@ -48,12 +47,12 @@ def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: 
     target = other_slot(production)
     say(f"   {production} serves production at {started.ingress_url}/ → {started.body!r}")
 
-    rule = load_config(settings.project_dir).test_rule
+    rule = test_rule(settings)
     header = {rule.header: rule.value if rule.value is not None else "1"}
     url = settings.ingress_url + "/"
     say(f"\n[bold]2. Background traffic[/bold]: {clients} clients (half keep-alive, half a new connection "
         "per request), no test header, for the whole deployment.")
-    with Traffic(url, clients=clients) as traffic:
+    with Traffic(settings.ingress_url, clients) as traffic:
         def observer(event: Event) -> None:
             if event.kind == "stage-start" and event.stage is not None:
                 traffic.label = event.stage.value

@@ -22,7 +22,7 @@ from bgctl.revision import shipped_revision
 from bgctl.routes import TestTrafficRule, parse_slot
 from bgctl.settings import Settings
 from bgctl.stages import pause_stage
-from bgctl.state import StateFile
+from bgctl.state import StateFile, check_writable
 from bgctl.taskdef import load_task_definition
 
 SERVICE_CONNECT_PORT = 3000
@@ -49,7 +49,7 @@ def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
     target = parse_slot(options.slot)
     shipped = options.task_definition is None
     if shipped:
-        revision = shipped_revision(target, settings.project_dir / "examples" / "task-definitions")
+        revision = shipped_revision(target, settings.project_dir / "revisions")
     else:
         revision = load_task_definition(Path(options.task_definition), service_connect_port=SERVICE_CONNECT_PORT)
     hooks = tuple(parse_hook_option(f"{stage}={command}") for stage, command in config.hooks)
@@ -58,7 +58,7 @@ def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
         target=target,
         revision=revision,
         shipped=shipped,
-        test_rule=TestTrafficRule.parse(options.test_header) if options.test_header else config.test_rule,
+        test_rule=test_rule(settings, options.test_header),
         bake_seconds=bake_seconds(options.bake_time) if options.bake_time is not None else config.bake_seconds,
         hooks=hooks,
         hook_timeout=parse_duration(options.hook_timeout, name="--hook-timeout")
@@ -67,6 +67,12 @@ def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
         if options.alarm_5xx_percent is not None else config.alarm_5xx_percent,
         pause_at=pause_stage(options.pause_at) if options.pause_at else None,
     )
+
+
+def test_rule(settings: Settings, option: str | None = None) -> TestTrafficRule:
+    """--test-header, else BGCTL_TEST_HEADER, else bgctl.toml, else AWS's default."""
+    text = option or settings.test_header
+    return TestTrafficRule.parse(text) if text else load_config(settings.project_dir).test_rule
 
 
 def deploy(settings: Settings, options: DeployOptions, *, observer: Observer, progress: Progress,
@@ -114,6 +120,8 @@ def rollback(settings: Settings, *, observer: Observer, progress: Progress, warn
 
 def _with_deployer(settings, observer, progress, warn, action) -> Deployment:
     stack = checked_stack(settings)
+    check_writable(settings.state_dir)
+    check_writable(settings.routes_dir)
     with stack_lock(settings.state_dir):
         images = ensure_images(settings, stack, progress)
         ctx = open_context(settings, images)

@@ -41,6 +41,8 @@ def up(settings: Settings, progress: Progress) -> UpResult:
     )
 
     state = ctx.state_file.load() or INITIAL_STATE
+    # Ours, not root's: Docker would create a missing bind-mount source as root.
+    settings.admin_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if routes_version_on_disk(settings.routes_dir) is None:
         version = write_initial(settings.routes_dir, state.traffic)
         state = state.with_traffic(state.traffic, version)

@@ -1,0 +1,133 @@
+"""Zero failed requests, and the right slot for every request, under real load.
+
+Ten clients through the ingress — keep-alive and new-connection-per-request,
+untagged and tagged with the test header, and four on the ~3 s /slow endpoint
+(staggered, so some are always in flight) — during (a) a full deploy of
+green, (b) a rollback from BAKE_TIME, (c) a deploy of blue back. Stage times
+come from the deployment record; client times from the same clock.
+"""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bgctl.traffic import Client, Traffic
+from tests.integration.conftest import REPO, SEED_HEADER, status_json
+
+CLIENTS = [
+    Client(keep_alive=True, name="keepalive-1"),
+    Client(keep_alive=True, name="keepalive-2"),
+    Client(keep_alive=True, name="keepalive-3"),
+    Client(keep_alive=False, name="new-conn-1"),
+    Client(keep_alive=False, name="new-conn-2"),
+    Client(keep_alive=True, headers=SEED_HEADER, name="tagged-keepalive"),
+    Client(keep_alive=False, headers=SEED_HEADER, name="tagged-new-conn"),
+    *[Client(keep_alive=i % 2 == 0, path="/slow", start_after=0.75 * i, name=f"slow-{i}") for i in range(4)],
+]
+
+
+def load(kit) -> Traffic:
+    return Traffic(kit.url, CLIENTS, pause=0.002, clock=time.time)
+
+
+def stage_times(deployment: dict) -> dict[str, tuple[float, float]]:
+    return {r["stage"]: (r["started"], r["ended"]) for r in deployment["history"]}
+
+
+def assert_zero_downtime(traffic: Traffic, minimum: int) -> None:
+    failures = traffic.failures()
+    assert failures == [], failures[:5]
+    assert len(traffic.answers) >= minimum, len(traffic.answers)
+
+
+def assert_routing(traffic: Traffic, deployment: dict) -> None:
+    """The deployment's routing promises, request by request."""
+    old, new = deployment["source"], deployment["target"]
+    stages = stage_times(deployment)
+    production_shift = stages["PRODUCTION_TRAFFIC_SHIFT"][0]
+    test_shift_done = stages["TEST_TRAFFIC_SHIFT"][1]
+    clean_up = stages["CLEAN_UP"][0]
+    early = [a for a in traffic.answers if not a.tagged and a.slot == new and a.ended < production_shift]
+    assert early == [], f"untagged requests answered by the candidate before PRODUCTION_TRAFFIC_SHIFT: {early[:3]}"
+    late = [a for a in traffic.answers if a.slot == old and a.started > clean_up]
+    assert late == [], f"requests answered by the old slot after CLEAN_UP began: {late[:3]}"
+    tagged = [a for a in traffic.answers if a.tagged and a.started > test_shift_done]
+    assert tagged and all(a.slot == new for a in tagged), "a tagged request missed the candidate"
+
+
+def slow_across(traffic: Traffic, moment: float) -> list:
+    return [a for a in traffic.answers if a.path == "/slow" and a.started < moment < a.ended]
+
+
+def deploy(kit, *args) -> subprocess.CompletedProcess:
+    return kit.bgctl("deploy", *args)
+
+
+def test_a_full_deploy_of_green_drops_nothing(kit):
+    with load(kit) as traffic:
+        time.sleep(1.0)
+        result = deploy(kit, "green", "--bake-time", "1s")
+        time.sleep(1.0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment = status_json(kit)["deployment"]
+    assert deployment["status"] == "SUCCESSFUL"
+    assert_zero_downtime(traffic, 1500)
+    assert_routing(traffic, deployment)
+    stages = stage_times(deployment)
+    # Requests in flight across the two moments finish, with 200, on the slot they started on.
+    across_shift = slow_across(traffic, stages["PRODUCTION_TRAFFIC_SHIFT"][0])
+    across_clean_up = slow_across(traffic, stages["CLEAN_UP"][0])
+    assert across_shift and all(a.slot == "blue" and a.status == 200 for a in across_shift)
+    assert across_clean_up and all(a.slot == "blue" and a.status == 200 for a in across_clean_up)
+    print(f"(a) deploy green: {len(traffic.answers)} requests, 0 failed; "
+          f"{len(across_shift)} slow requests across PRODUCTION_TRAFFIC_SHIFT, {len(across_clean_up)} across CLEAN_UP")
+
+
+def test_b_rollback_from_bake_drops_nothing(kit):
+    assert status_json(kit)["production"] == "green"
+    with load(kit) as traffic:
+        time.sleep(1.0)
+        deploying = subprocess.Popen([sys.executable, "-m", "bgctl", "deploy", "blue", "--bake-time", "10m"],
+                                     cwd=REPO, env=kit.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                d = status_json(kit)["deployment"]
+                if d and d["target"] == "blue" and d["stage"] == "BAKE_TIME":
+                    break
+                time.sleep(0.2)
+            time.sleep(1.5)
+            rollback_started = time.time()
+            result = kit.bgctl("rollback")
+            rolled_back = time.time()
+            assert deploying.wait(60) == 1
+        finally:
+            if deploying.poll() is None:
+                deploying.kill()
+        time.sleep(1.0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = status_json(kit)
+    assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert report["production"] == "green"
+    assert_zero_downtime(traffic, 1500)
+    after = [a for a in traffic.answers if a.started > rolled_back]
+    assert after and all(a.slot == "green" for a in after)
+    across = slow_across(traffic, rollback_started)
+    assert all(a.status == 200 for a in across)
+    print(f"(b) rollback from bake: {len(traffic.answers)} requests, 0 failed; "
+          f"{len(across)} slow requests in flight when the rollback started")
+
+
+def test_c_deploy_of_blue_back_drops_nothing(kit):
+    with load(kit) as traffic:
+        time.sleep(1.0)
+        result = deploy(kit, "blue", "--bake-time", "1s")
+        time.sleep(1.0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment = status_json(kit)["deployment"]
+    assert (deployment["status"], deployment["target"]) == ("SUCCESSFUL", "blue")
+    assert_zero_downtime(traffic, 1500)
+    assert_routing(traffic, deployment)
+    print(f"(c) deploy blue back: {len(traffic.answers)} requests, 0 failed")
