@@ -17,10 +17,10 @@ def exec_in(kit, service, *command):
 def test_envoy_admin_is_not_reachable_from_the_tasks(kit):
     for service in TASKS:
         # The read-only listener refuses what could stop or change the proxy...
-        quit_ = exec_in(kit, service, "wget", "-q", "-O-", "--post-data=", "http://backend:9901/quitquitquit")
+        quit_ = exec_in(kit, service, "wget", "-O-", "--post-data=", "http://backend:9901/quitquitquit")
         assert quit_.returncode != 0, quit_.stdout
         assert "403" in quit_.stderr
-        dump = exec_in(kit, service, "wget", "-q", "-O-", "http://backend:9901/config_dump")
+        dump = exec_in(kit, service, "wget", "-O-", "http://backend:9901/config_dump")
         assert dump.returncode != 0 and "403" in dump.stderr
         # ...and the admin socket itself is not in the task's file system.
         assert exec_in(kit, service, "ls", "/var/run/envoy-admin").returncode != 0
