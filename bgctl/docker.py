@@ -179,7 +179,7 @@ class Stack:
         except DockerException as exc:
             raise _failure(f"stop {', '.join(services)}", exc) from exc
 
-    def stop_gracefully(self, service: str, *, timeout: float = 30) -> None:
+    def stop_gracefully(self, service: str, *, timeout: float = 30, linger: float = 3.0) -> None:
         """Stop a task's container without cutting a request it is serving.
 
         The seed's tasks run `/bin/sh -c "... && nginx -g 'daemon off;'"`, so
@@ -187,22 +187,27 @@ class Stack:
         wait out the grace period and then kill nginx mid-request. Asking
         nginx itself to quit (SIGQUIT: finish in-flight requests, then exit)
         ends the shell too, and the container stops on its own.
+
+        nginx then still waits for idle keep-alive connections, which Envoy's
+        pool may hold until its idle timeout (50 s). Callers drain first (Envoy
+        reports no request in flight to the slot, and Envoy is the slot's only
+        client), so after `linger` seconds the rest is stopped outright.
         """
-        state = self.services().get(service)
+        state = self.service_state(service)
         if state is None or state.status != "running":
             return
         try:
             self.docker.container.execute(state.container, ["nginx", "-s", "quit"])
         except DockerException:
-            pass  # not an nginx task: the stop signal and grace period below
+            linger = timeout  # not an nginx task: its stop signal and the whole grace period
         else:
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + linger
             while time.monotonic() < deadline:
-                current = self.services().get(service)
+                current = self.service_state(service)
                 if current is None or current.status != "running":
                     return
                 time.sleep(0.1)
-        self.stop([service], timeout=int(timeout))
+        self.stop([service], timeout=max(1, int(linger if linger < timeout else timeout)))
 
     def down(self) -> None:
         try:
