@@ -8,7 +8,6 @@ from typing import Optional
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from bgctl import __version__
 from bgctl.errors import EXIT_FAILED, EXIT_INVALID, BgctlError

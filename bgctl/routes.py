@@ -7,7 +7,7 @@ routes look like; the publisher only delivers what it returns.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from bgctl.errors import InvalidInput

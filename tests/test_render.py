@@ -1,6 +1,5 @@
 import io
 import time
-from dataclasses import replace
 from datetime import datetime
 from types import SimpleNamespace
 

@@ -68,7 +68,7 @@ def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: 
         if paused.status != Status.IN_PROGRESS:
             return _summary(console, traffic, paused)
         traffic.label = "paused (test window)"
-        say(f"\n[bold]4. The test window[/bold]: the seed's two curls, side by side.")
+        say("\n[bold]4. The test window[/bold]: the seed's two curls, side by side.")
         # Wide enough for both columns whole, even when not printing to a terminal.
         console.print(_side_by_side(url, header), width=max(console.width, 120))
         say(f"\n[bold]5. Cut over[/bold]: production traffic to {target}, bake {bake_time} "

@@ -161,3 +161,17 @@ def status_json(kit: Kit) -> dict:
     result = kit.bgctl("status", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture
+def blue_serves(kit):
+    """Each test starts with blue in production and no deployment in progress."""
+    report = status_json(kit)
+    d = report["deployment"]
+    if d and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+        kit.bgctl("rollback")
+    if status_json(kit)["production"] != "blue":
+        result = kit.bgctl("deploy", "blue", "--bake-time", "0")
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert kit.get("/").text == BLUE
+    return kit

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,20 +16,6 @@ STAGES = [
     "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP",
 ]
-
-
-@pytest.fixture
-def blue_serves(kit):
-    """Each test starts with blue in production and no deployment in progress."""
-    report = status_json(kit)
-    d = report["deployment"]
-    if d and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
-        kit.bgctl("rollback")
-    if status_json(kit)["production"] != "blue":
-        result = kit.bgctl("deploy", "blue", "--bake-time", "0")
-        assert result.returncode == 0, result.stdout + result.stderr
-    assert kit.get("/").text == BLUE
-    return kit
 
 
 def container_state(kit, slot):

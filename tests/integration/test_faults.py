@@ -32,17 +32,6 @@ def wait_for_answer(kit, body, headers=None, timeout=30):
     raise AssertionError(f"never answered {body!r}")
 
 
-@pytest.fixture
-def blue_serves(kit):
-    report = status_json(kit)
-    d = report["deployment"]
-    if d and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
-        kit.bgctl("rollback")
-    if status_json(kit)["production"] != "blue":
-        assert kit.bgctl("deploy", "blue", "--bake-time", "0").returncode == 0
-    return kit
-
-
 def test_envoy_restarted_while_paused_comes_back_on_the_recorded_routes(blue_serves):
     kit = blue_serves
     assert kit.bgctl("deploy", "green", "--pause-at", "POST_TEST_TRAFFIC_SHIFT", "--bake-time", "0").returncode == 0
