@@ -76,16 +76,6 @@ def test_unknown_profile():
 # --- the override as Compose reads it -------------------------------------------------------
 
 
-def _compose_works() -> bool:
-    try:
-        return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    except OSError:
-        return False
-
-
-needs_compose = pytest.mark.skipif(not _compose_works(), reason="needs the docker compose CLI")
-
-
 def merged(tmp_path: Path, override: str) -> dict:
     """The project as `docker compose config` merges compose.yaml and `override` (starts nothing)."""
     path = tmp_path / "override.yaml"
@@ -105,7 +95,6 @@ def escaped(text: str) -> str:
     return text.replace("$", "$$")
 
 
-@needs_compose
 def test_compose_runs_the_seed_revision_exactly(tmp_path):
     services = merged(
         tmp_path, compose_override(GREEN, service="backend-green", image="bgctl-standin/nginx:t", healthcheck_profile="fast")
@@ -125,7 +114,6 @@ def test_compose_runs_the_seed_revision_exactly(tmp_path):
     assert "Hello from BACKEND BLUE" in services["backend-blue"]["command"][2]
 
 
-@needs_compose
 def test_compose_replaces_rather_than_merges(tmp_path):
     """The API revision shares no env key with compose.yaml's green; none of green's may remain."""
     services = merged(tmp_path, compose_override(API, service="backend-green", image="x:1", healthcheck_profile="seed"))
@@ -140,7 +128,6 @@ def test_compose_replaces_rather_than_merges(tmp_path):
     assert int(green["mem_limit"]) == 300 * 1024 * 1024
 
 
-@needs_compose
 def test_compose_reset_cases(tmp_path):
     bare = replace(GREEN, command=None, entry_point=None, environment=(), health_check=None,
                    cpu_units=None, memory_mib=None)
