@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from bgctl.commands.context import Context, open_context
-from bgctl.settings import Settings
+from bgctl.adapters.project_files import load_settings
+from bgctl.cli.wiring import Context, open_context
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def bench_stack(prefix: str = "bgbench", *, direct_port: bool = False
         "BGCTL_HTTP_PORT": str(http_port),
         "BGCTL_ADMIN_PORT": str(admin_port),
     }
-    settings = Settings.from_env(env, REPO)
+    settings = load_settings(env, REPO)
     if direct_port:
         env[DIRECT_PORT] = str(backend_port)
     timings: dict[str, float] = {}
@@ -84,7 +84,7 @@ def bench_stack(prefix: str = "bgbench", *, direct_port: bool = False
         if result.returncode != 0:
             raise SystemExit(f"bgctl up failed: {result.stderr.strip()}")
         result, timings["up_again_s"] = bgctl(env, "up")
-        yield open_context(Settings.from_env(env, REPO)), env, timings
+        yield open_context(load_settings(env, REPO)), env, timings
     finally:
         result, timings["down_s"] = bgctl(env, "down")
         if result.returncode != 0:

@@ -15,8 +15,8 @@ import time
 
 import requests
 
-from bgctl.routes import TrafficState
-from bgctl.state import State
+from bgctl.core.traffic import TrafficState
+from bgctl.core.state import State
 
 BODY = {"blue": "Hello from BACKEND BLUE", "green": "Hello from BACKEND GREEN (v2.0)"}
 

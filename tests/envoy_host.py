@@ -17,8 +17,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from bgctl.publisher import write_initial
-from bgctl.routes import TrafficState
+from bgctl.adapters.route_delivery import write_initial
+from bgctl.core.traffic import TrafficState
 
 REPO = Path(__file__).resolve().parent.parent
 

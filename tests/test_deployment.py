@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from bgctl.deployment import Deployment, HookProgress, StageRecord
-from bgctl.routes import TestTrafficRule
-from bgctl.stages import STAGES, Stage, Status
+from bgctl.core.deployment import Deployment, HookProgress, StageRecord
+from bgctl.core.traffic import TestTrafficRule
+from bgctl.core.stages import STAGES, Stage, Status
 
 
 def make(**overrides) -> Deployment:

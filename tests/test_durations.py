@@ -1,7 +1,7 @@
 import pytest
 
-from bgctl.durations import format_duration, parse_duration
-from bgctl.errors import InvalidInput
+from bgctl.core.durations import format_duration, parse_duration
+from bgctl.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

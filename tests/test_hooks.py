@@ -4,17 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.hooks import (
+from bgctl.core.errors import InvalidInput
+from bgctl.core.hooks import (
     DEFAULT_CALLBACK_DELAY,
     Hook,
     HookAnswer,
     hook_environment,
     parse_hook_answer,
     parse_hook_option,
-    run_hook,
 )
-from bgctl.stages import Stage
+from bgctl.adapters.hook_runner import run_hook
+from bgctl.core.stages import Stage
 
 STAGE = Stage.POST_TEST_TRAFFIC_SHIFT
 

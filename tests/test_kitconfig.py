@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.kitconfig import KitConfig, alarm_percent, bake_seconds, load_config
-from bgctl.routes import TestTrafficRule
+from bgctl.adapters.project_files import load_config
+from bgctl.core.errors import InvalidInput
+from bgctl.core.config import KitConfig, alarm_percent, bake_seconds
+from bgctl.core.traffic import TestTrafficRule
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from bgctl.envoy import EnvoyAdmin
-from bgctl.errors import RouteRejected
-from bgctl.publisher import ROUTE_FILE, RoutePublisher, render_file
-from bgctl.routes import TestTrafficRule, TrafficState
+from bgctl.adapters.envoy_admin import EnvoyAdmin
+from bgctl.core.errors import RouteRejected
+from bgctl.adapters.route_delivery import ROUTE_FILE, RoutePublisher, render_file
+from bgctl.core.traffic import TestTrafficRule, TrafficState
 from tests.envoy_host import start_host_envoy
 
 SEED_RULE = TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")

@@ -2,12 +2,12 @@ from dataclasses import replace
 
 import pytest
 
-from bgctl.deployment import Deployment
-from bgctl.docker import ServiceState
-from bgctl.reconcile import Observed, disagreements, interrupted
-from bgctl.routes import TestTrafficRule, TrafficState
-from bgctl.stages import Stage, Status
-from bgctl.state import State
+from bgctl.core.deployment import Deployment
+from bgctl.core.services import ServiceState
+from bgctl.core.reconcile import Observed, disagreements, interrupted
+from bgctl.core.traffic import TestTrafficRule, TrafficState
+from bgctl.core.stages import Stage, Status
+from bgctl.core.state import State
 
 RULE = TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
 INTERRUPTED = ("The deployment of green was interrupted at {stage} (bgctl stopped); "

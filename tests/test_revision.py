@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.revision import _quote, compose_override, shipped_revision
-from bgctl.taskdef import HealthCheck, load_task_definition
+from bgctl.adapters.project_files import load_task_definition, shipped_revision
+from bgctl.core.errors import InvalidInput
+from bgctl.core.compose_override import _quote, compose_override
+from bgctl.core.taskdef import HealthCheck
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "task-definitions"

@@ -1,14 +1,14 @@
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.routes import (
+from bgctl.core.errors import InvalidInput
+from bgctl.core.traffic import (
     AWS_DEFAULT_TEST_HEADER,
     TestTrafficRule,
     TrafficState,
     other_slot,
     parse_slot,
-    render_route_config,
 )
+from bgctl.core.routes import render_route_config
 
 SEED_RULE = TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
 

@@ -1,7 +1,7 @@
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.settings import Settings
+from bgctl.adapters.project_files import load_settings
+from bgctl.core.errors import InvalidInput
 
 
 @pytest.fixture
@@ -11,14 +11,14 @@ def repo(tmp_path):
 
 
 def test_defaults(repo):
-    s = Settings.from_env({}, repo)
+    s = load_settings({}, repo)
     assert (s.project_name, s.http_port, s.admin_port, s.image_mode) == ("bgctl", 8080, 9901, "auto")
     assert s.ingress_url == "http://127.0.0.1:8080"
     assert s.routes_dir == repo / ".bgctl" / "bgctl" / "routes"
 
 
 def test_environment_overrides(repo):
-    s = Settings.from_env(
+    s = load_settings(
         {"COMPOSE_PROJECT_NAME": "demo-1", "BGCTL_HTTP_PORT": "18080", "BGCTL_ADMIN_PORT": "19901",
          "BGCTL_IMAGES": "offline", "BGCTL_HEALTHCHECK": "seed"},
         repo,
@@ -43,10 +43,10 @@ def test_environment_overrides(repo):
 )
 def test_bad_settings_are_one_sentence(repo, env, message):
     with pytest.raises(InvalidInput) as caught:
-        Settings.from_env(env, repo)
+        load_settings(env, repo)
     assert message in str(caught.value)
 
 
 def test_needs_the_repository_root(tmp_path):
     with pytest.raises(InvalidInput, match="no compose.yaml"):
-        Settings.from_env({}, tmp_path)
+        load_settings({}, tmp_path)

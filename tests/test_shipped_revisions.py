@@ -1,12 +1,12 @@
 """compose.yaml's backends and the shipped revisions (revisions/*.json) must not drift apart."""
 
+from bgctl.adapters.project_files import shipped_revision
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bgctl.revision import shipped_revision
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.stages import (
+from bgctl.core.errors import InvalidInput
+from bgctl.core.stages import (
     FINISHED,
     STAGES,
     Stage,

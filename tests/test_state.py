@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from bgctl.errors import BgctlError
-from bgctl.routes import TestTrafficRule, TrafficState
-from bgctl.state import INITIAL_STATE, State, StateFile, write_atomically
+from bgctl.core.errors import BgctlError
+from bgctl.core.traffic import TestTrafficRule, TrafficState
+from bgctl.adapters.state_file import StateFile, write_atomically
+from bgctl.core.state import INITIAL_STATE, State
 
 
 def test_missing_file_is_none(tmp_path):

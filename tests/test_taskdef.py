@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from bgctl.errors import InvalidInput
-from bgctl.taskdef import HealthCheck, Revision, load_task_definition, parse_task_definition
+from bgctl.adapters.project_files import load_task_definition
+from bgctl.core.errors import InvalidInput
+from bgctl.core.taskdef import HealthCheck, Revision, parse_task_definition
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "task-definitions"
 SEED_CHECK = HealthCheck(

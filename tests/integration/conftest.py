@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bgctl.settings import Settings
+from bgctl.adapters.project_files import load_settings
+from bgctl.core.settings import Settings
 from tests.envoy_host import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ class Kit:
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_env(self.env, REPO)
+        return load_settings(self.env, REPO)
 
     @property
     def url(self) -> str:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bgctl.traffic import Traffic
+from bgctl.adapters.load_generator import Traffic
 
 from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, status_json
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bgctl.commands.context import open_context
-from bgctl.errors import RouteRejected
-from bgctl.publisher import render_file
-from bgctl.routes import TestTrafficRule, TrafficState
+from bgctl.cli.wiring import open_context
+from bgctl.core.errors import RouteRejected
+from bgctl.adapters.route_delivery import render_file
+from bgctl.core.traffic import TestTrafficRule, TrafficState
 
 BLUE = "Hello from BACKEND BLUE"
 GREEN = "Hello from BACKEND GREEN (v2.0)"

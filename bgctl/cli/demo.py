@@ -1,0 +1,119 @@
+"""`bgctl demo`: the seed's blue/green deployment, narrated, with traffic flowing throughout.
+
+Up → background traffic → deploy the other slot, paused in the test window →
+the seed's two curls side by side → cut over, bake, clean up → a table of
+requests per slot per stage and the number of failed requests (must be 0).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from bgctl.cli.deploy import DeployOptions, deploy, resume, test_rule
+from bgctl.cli.status import status
+from bgctl.cli.up import up
+from bgctl.lifecycle.deployer import Event, Observer
+from bgctl.core.deployment import Deployment
+from bgctl.core.traffic import other_slot
+from bgctl.core.settings import Settings
+from bgctl.core.stages import Stage, Status
+from bgctl.adapters.load_generator import Traffic
+
+DEMO_BAKE = "10s"
+DEMO_CLIENTS = 4
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    deployment: Deployment
+    requests: int
+    failed: int
+
+
+def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: str = DEMO_BAKE,
+         clients: int = DEMO_CLIENTS, progress=None, warn=None) -> DemoResult:
+    say = console.print
+    progress = progress or (lambda m: say(f"· {m}"))
+    warn = warn or (lambda m: say(f"! {m}"))
+
+    say("[bold]1. The stack[/bold]: Envoy (the ALB and Service Connect), the frontend, backend blue.")
+    started = up(settings, progress)
+    production = status(settings)["production"]
+    target = other_slot(production)
+    say(f"   {production} serves production at {started.ingress_url}/ → {started.body!r}")
+
+    rule = test_rule(settings)
+    header = {rule.header: rule.value if rule.value is not None else "1"}
+    url = settings.ingress_url + "/"
+    say(f"\n[bold]2. Background traffic[/bold]: {clients} clients (half keep-alive, half a new connection "
+        "per request), no test header, for the whole deployment.")
+    with Traffic(settings.ingress_url, clients) as traffic:
+        def observer(event: Event) -> None:
+            if event.kind == "stage-start" and event.stage is not None:
+                traffic.label = event.stage.value
+            elif event.kind == "finished":
+                traffic.label = "after"
+            printer(event)
+
+        say(f"\n[bold]3. Deploy {target}[/bold] (ECS blue/green), pausing in the test window "
+            f"(after {Stage.POST_TEST_TRAFFIC_SHIFT}).")
+        paused = deploy(settings, DeployOptions(target, bake_time=bake_time,
+                                                pause_at=Stage.POST_TEST_TRAFFIC_SHIFT.value),
+                        observer=observer, progress=progress, warn=warn)
+        if paused.status != Status.IN_PROGRESS:
+            return _summary(console, traffic, paused)
+        traffic.label = "paused (test window)"
+        say("\n[bold]4. The test window[/bold]: the seed's two curls, side by side.")
+        # Wide enough for both columns whole, even when not printing to a terminal.
+        console.print(_side_by_side(url, header), width=max(console.width, 120))
+        say(f"\n[bold]5. Cut over[/bold]: production traffic to {target}, bake {bake_time} "
+            f"({production} stays up so a rollback would be instant), clean up.")
+        finished = resume(settings, observer=observer, progress=progress, warn=warn)
+        traffic.label = "after"
+        time.sleep(1.0)  # a little traffic after the deployment, for the table
+    return _summary(console, traffic, finished)
+
+
+def _side_by_side(url: str, header: dict[str, str]) -> Table:
+    (name, value), = header.items()
+    table = Table(title=f"curl -i {url}   vs   curl -i -H '{name}: {value}' {url}")
+    table.add_column("")
+    table.add_column("without the test header", no_wrap=True)
+    table.add_column("with the test header", no_wrap=True)
+    plain = requests.get(url, timeout=10)
+    tagged = requests.get(url, headers=header, timeout=10)
+    for (field, left), (_, right) in zip(_transcript(plain), _transcript(tagged)):
+        table.add_row(field, left, right)
+    return table
+
+
+def _transcript(response: requests.Response) -> list[tuple[str, str]]:
+    return [
+        ("status", f"HTTP/1.1 {response.status_code} {response.reason}"),
+        ("content-type", str(response.headers.get("content-type"))),
+        ("server", str(response.headers.get("server"))),
+        ("x-envoy-upstream-service-time", str(response.headers.get("x-envoy-upstream-service-time"))),
+        ("body", response.text),
+    ]
+
+
+def _summary(console: Console, traffic: Traffic, deployment: Deployment) -> DemoResult:
+    table = Table(title="Requests through the ingress, by the stage in which they started")
+    for column in ("stage", "blue", "green", "failed"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for label, counts in traffic.by_label().items():
+        table.add_row(label, str(counts.get("blue", 0)), str(counts.get("green", 0)),
+                      str(counts.get("failed", 0) + counts.get("other", 0)))
+    console.print()
+    console.print(table)
+    failed = len(traffic.failures())
+    total = len(traffic.answers)
+    colour = "green" if failed == 0 else "red"
+    console.print(f"[bold]{total} requests, [{colour}]{failed} failed[/{colour}][/bold]; "
+                  f"deployment {deployment.id}: {deployment.status}.")
+    return DemoResult(deployment, total, failed)

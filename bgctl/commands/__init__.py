@@ -1,1 +1,0 @@
-"""One module per verb; each returns data for cli.py to print."""

@@ -1,0 +1,140 @@
+"""Where the stack lives and how it is reached, parsed once from the environment.
+
+Every I/O object gets a `Settings` passed in; nothing reads os.environ later
+(`adapters/project_files.load_settings` reads it and finds the project).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from bgctl.core.errors import InvalidInput
+
+DEFAULT_PROJECT_NAME = "bgctl"
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_ADMIN_PORT = 9901
+IMAGE_MODES = ("auto", "official", "offline")
+HEALTHCHECK_PROFILES = {
+    # Short intervals so that `bgctl up` and SCALE_UP take seconds.
+    "fast": {"interval": "1s", "timeout": "5s", "retries": "3", "start_period": "60s"},
+    # The seed's task definitions, as ECS runs them.
+    "seed": {"interval": "30s", "timeout": "5s", "retries": "3", "start_period": "60s"},
+}
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    project_name: str
+    http_port: int
+    admin_port: int
+    image_mode: str
+    healthcheck: str
+    # Test aid: at this stage, publish a route file Envoy must reject.
+    fault_reject_routes_at: str | None = None
+    # NAME[=VALUE]: the test traffic rule, kept out of bgctl.toml (a secret value).
+    test_header: str | None = None
+
+    @classmethod
+    def parse(cls, env: Mapping[str, str], project_dir: Path) -> "Settings":
+        """Settings from environment variables, for the project in `project_dir` (already checked)."""
+        name = env.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT_NAME
+        if not _PROJECT_NAME.match(name):
+            raise InvalidInput(
+                f"COMPOSE_PROJECT_NAME {name!r} is not a valid Compose project name "
+                "(lowercase letters, digits, '-' and '_', starting with a letter or digit)."
+            )
+        http_port = _port(env, "BGCTL_HTTP_PORT", DEFAULT_HTTP_PORT)
+        admin_port = _port(env, "BGCTL_ADMIN_PORT", DEFAULT_ADMIN_PORT)
+        if http_port == admin_port:
+            raise InvalidInput(f"BGCTL_HTTP_PORT and BGCTL_ADMIN_PORT are both {http_port}; they must differ.")
+        image_mode = env.get("BGCTL_IMAGES", "auto").strip().lower() or "auto"
+        if image_mode not in IMAGE_MODES:
+            raise InvalidInput(f"BGCTL_IMAGES must be one of {', '.join(IMAGE_MODES)}, not {image_mode!r}.")
+        healthcheck = env.get("BGCTL_HEALTHCHECK", "fast").strip().lower() or "fast"
+        if healthcheck not in HEALTHCHECK_PROFILES:
+            raise InvalidInput(
+                f"BGCTL_HEALTHCHECK must be one of {', '.join(HEALTHCHECK_PROFILES)}, not {healthcheck!r}."
+            )
+        fault = env.get("BGCTL_FAULT_REJECT_ROUTES_AT", "").strip().upper() or None
+        if fault is not None and fault not in ("RECONCILE_SERVICE", "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"):
+            raise InvalidInput(
+                "BGCTL_FAULT_REJECT_ROUTES_AT must be RECONCILE_SERVICE, TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT."
+            )
+        test_header = env.get("BGCTL_TEST_HEADER", "").strip() or None
+        return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header)
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def rollback_request_file(self) -> Path:
+        """Left by `bgctl rollback` for the bgctl that holds the lock and runs the deployment."""
+        return self.state_dir / "rollback-request"
+
+    @property
+    def slots_dir(self) -> Path:
+        """The Compose override files that make a slot run a task definition's revision."""
+        return self.state_dir / "slots"
+
+    @property
+    def compose_env_file(self) -> Path:
+        return self.state_dir / "compose.env"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.project_dir / "compose.yaml"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project_dir / ".bgctl" / self.project_name
+
+    @property
+    def routes_dir(self) -> Path:
+        return self.state_dir / "routes"
+
+    @property
+    def admin_dir(self) -> Path:
+        return self.state_dir / "admin"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.admin_dir / "admin.sock"
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def compose_env(self, *, nginx_image: str, envoy_image: str) -> dict[str, str]:
+        """The variables compose.yaml interpolates."""
+        timing = HEALTHCHECK_PROFILES[self.healthcheck]
+        return {
+            "BGCTL_HTTP_PORT": str(self.http_port),
+            "BGCTL_ADMIN_PORT": str(self.admin_port),
+            "BGCTL_ROUTES_DIR": str(self.routes_dir),
+            "BGCTL_ADMIN_DIR": str(self.admin_dir),
+            "BGCTL_NGINX_IMAGE": nginx_image,
+            "BGCTL_ENVOY_IMAGE": envoy_image,
+            "BGCTL_HEALTH_INTERVAL": timing["interval"],
+            "BGCTL_HEALTH_TIMEOUT": timing["timeout"],
+            "BGCTL_HEALTH_RETRIES": timing["retries"],
+            "BGCTL_HEALTH_START_PERIOD": timing["start_period"],
+        }
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+        raise InvalidInput(f"{name} must be a port number from 1 to 65535, not {raw!r}.")
+    return int(raw)

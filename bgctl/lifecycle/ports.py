@@ -1,0 +1,86 @@
+"""The small interfaces the lifecycle engine drives the world through.
+
+The engine (`deployer.py`) knows the ECS stage order and nothing about
+Docker, Compose or Envoy's admin API; the adapters implement these protocols
+(`cli/wiring.py` puts them together), and the unit tests pass fakes.
+Names are ECS's and Envoy's: a slot runs a revision's tasks; Service Connect
+sends a slot's traffic to its Envoy cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bgctl.core.hooks import Hook, HookRun
+from bgctl.core.services import ServiceState
+from bgctl.core.state import State
+from bgctl.core.taskdef import Revision
+from bgctl.core.traffic import TrafficState
+
+
+class Clock(Protocol):
+    """Wall-clock seconds (the record keeps absolute deadlines) and a way to wait."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class TaskWatch(Protocol):
+    """What happened to a slot's task since the watch began, from Docker's event stream."""
+
+    def problem(self) -> str | None:
+        """None while the task runs and is not unhealthy; else one sentence (stopped, unhealthy)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SlotTasks(Protocol):
+    """The deployed service's tasks: one container per slot today."""
+
+    def state(self, slot: str) -> ServiceState | None: ...
+
+    def start(self, slot: str, revision: Revision | None, *, timeout: float) -> tuple[str, ...]:
+        """Run `slot` with `revision` (None: its shipped revision) and return its tasks' addresses
+        once they are healthy. Raises BgctlError when they do not get healthy within `timeout`."""
+        ...
+
+    def stop(self, slot: str, *, timeout: float) -> None:
+        """Stop `slot`'s tasks without cutting a request they are serving (callers drain first)."""
+        ...
+
+    def watch(self, slot: str) -> TaskWatch: ...
+
+
+class ServiceConnect(Protocol):
+    """Envoy as the Service Connect data plane: routes, endpoints, counters."""
+
+    def apply(self, state: State, traffic: TrafficState) -> State:
+        """Make Envoy serve `traffic` (decide, then apply once), confirm it live, and return
+        the state that records it. Raises BgctlError when Envoy rejects or never confirms it."""
+        ...
+
+    def register(self, slot: str, addresses: tuple[str, ...], *, timeout: float) -> None:
+        """Return once Envoy's cluster for `slot` has `addresses` as its endpoints."""
+        ...
+
+    def counters(self, slot: str) -> dict[str, int]:
+        """Envoy's per-cluster counters for `slot` (upstream_rq_total, _2xx, _5xx, _active)."""
+        ...
+
+
+class Records(Protocol):
+    def save(self, state: State) -> None: ...
+
+
+class HookRunner(Protocol):
+    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun: ...
+
+
+class RollbackRequests(Protocol):
+    """`bgctl rollback` from another terminal, while this bgctl holds the lock, leaves a request."""
+
+    def take(self) -> bool:
+        """Whether a rollback was requested (and forget the request)."""
+        ...
