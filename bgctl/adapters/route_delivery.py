@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
 from bgctl.adapters.envoy_admin import EnvoyAdmin, RdsStatus
 from bgctl.core.errors import RouteNotConfirmed, RouteRejected
 from bgctl.core.routes import render_file
@@ -80,10 +82,12 @@ class RoutePublisher:
         self.host_wait = host_wait
         self.timeout = timeout
         self.poll_interval = poll_interval
-        # Envoy's status after our last publish: the next one's baseline, so a
-        # switch costs no extra round trip. bgctl's lock makes this process the
-        # only publisher while it lives.
+        # Envoy's status after our last publish, and the file it took: the next
+        # publish's baseline and restore point, so a switch costs no extra round
+        # trip or file read. bgctl's lock makes this process the only publisher
+        # while it lives.
         self._last: RdsStatus | None = None
+        self._last_content: str | None = None
 
     def publish(self, state: TrafficState) -> Publication:
         return self.publish_text(state, render_file)
@@ -93,8 +97,11 @@ class RoutePublisher:
         version = new_version(json.dumps(state.to_dict(), sort_keys=True))
         content = renderer(state, version)
         path = self.routes_dir / ROUTE_FILE
-        previous = path.read_text() if path.exists() else None
-        baseline = self._last or self.envoy.rds_status()
+        if self._last is not None:
+            previous, baseline = self._last_content, self._last
+        else:
+            previous = path.read_text() if path.exists() else None
+            baseline = self.envoy.rds_status()
         started_wall = datetime.now(timezone.utc)
         started = time.perf_counter()
 
@@ -114,7 +121,7 @@ class RoutePublisher:
                 f"Envoy did not report routes {version} within {self.timeout:g}s; "
                 "check the service-connect container's logs."
             )
-        self._last = outcome
+        self._last, self._last_content = outcome, content
         if outcome.version != version:
             self._last = None  # the restore below is counted too
             self._restore(previous)
@@ -122,7 +129,13 @@ class RoutePublisher:
         return Publication(version, self.delivery, time.perf_counter() - started)
 
     def _wait(self, version: str, baseline: RdsStatus, seconds: float) -> RdsStatus | None:
-        """Envoy's status once it took `version` or counted a rejection; None on time-out."""
+        """Envoy's status once it took `version` or counted a rejection; None on time-out.
+
+        A hand loop, not tenacity: Envoy takes a rename in well under a
+        millisecond and the first poll usually sees it, so the loop's own cost
+        is the switch's cost; tenacity's per-attempt bookkeeping would be most
+        of it.
+        """
         deadline = time.monotonic() + seconds
         while True:
             status = self.envoy.rds_status()
@@ -142,16 +155,16 @@ class RoutePublisher:
             write_atomically(path, previous)
 
     def _rejection_reason(self, since: datetime) -> str:
-        if self.container is None:
+        container = self.container
+        if container is None:
             return "see Envoy's log"
-        deadline = time.monotonic() + 2.0
-        while True:
-            found = _REJECTION.findall(self.container.logs_since(since))
-            if found:
-                return " ".join(found[-1].split())
-            if time.monotonic() >= deadline:
-                return "no reason in Envoy's log"
-            time.sleep(0.05)
+        # Envoy logs the reason just after it counts the rejection.
+        reading = Retrying(stop=stop_after_delay(2.0), wait=wait_fixed(0.05), retry=retry_if_result(lambda found: not found))
+        try:
+            found = reading(lambda: _REJECTION.findall(container.logs_since(since)))
+        except RetryError:
+            return "no reason in Envoy's log"
+        return " ".join(found[-1].split())
 
 
 def routes_version_on_disk(routes_dir: Path) -> str | None:

@@ -1,11 +1,10 @@
 """The errors bgctl raises, and the exit code each one means.
 
-Raised deep, turned into one sentence on stderr at the edge (cli.py).
+Raised deep, turned into one sentence on stderr at the edge (bgctl/cli).
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
@@ -35,10 +34,6 @@ class PortTaken(BgctlError):
 
 
 class ImageUnavailable(BgctlError):
-    pass
-
-
-class StackNotRunning(BgctlError):
     pass
 
 

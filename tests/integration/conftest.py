@@ -21,6 +21,14 @@ from bgctl.core.settings import Settings
 from tests.envoy_host import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in this folder needs Docker: `-m "not integration"` runs the unit tests alone."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass
