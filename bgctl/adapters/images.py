@@ -22,7 +22,7 @@ from typing import Callable
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from bgctl.core.errors import ImageUnavailable
+from bgctl.core.errors import BgctlError, ImageUnavailable
 
 ENVOY_VERSION = "1.40.0"
 OFFICIAL_NGINX = "nginx:alpine"
@@ -98,15 +98,19 @@ def recipe_digest(recipe_dir: Path) -> str:
 
 
 class Images:
-    def __init__(self, docker: DockerClient, recipe_dir: Path, progress: Progress) -> None:
+    def __init__(self, docker: DockerClient, recipe_dir: Path, progress: Progress,
+                 exists: Callable[[str], bool] | None = None) -> None:
         self.docker = docker
         self.recipe_dir = recipe_dir
         self.progress = progress
+        # Every command asks whether its images are here: through the Engine
+        # API (DockerEngine.image_exists) that is a request, not a CLI process.
+        self._exists = exists
 
     def present(self, image: str) -> bool:
         try:
-            return self.docker.image.exists(image)
-        except DockerException:
+            return self._exists(image) if self._exists else self.docker.image.exists(image)
+        except (DockerException, BgctlError):
             return False
 
     def ensure(self, mode: str) -> ImageSet:

@@ -1,47 +1,85 @@
-"""Building the I/O objects a command needs from the settings, in one place."""
+"""Building the adapters a command needs from the settings, in one place.
+
+`Context.ports` is where the engine's interfaces (lifecycle/ports.py) meet
+their implementations: Docker for the slots' tasks, Envoy for Service
+Connect, the state file for the record, a shell for hooks.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
+from bgctl.adapters.clock import SystemClock
 from bgctl.adapters.compose import Stack
+from bgctl.adapters.docker_engine import DockerEngine, EnvoyContainer
 from bgctl.adapters.envoy_admin import EnvoyAdmin
+from bgctl.adapters.hook_runner import ShellHookRunner
 from bgctl.adapters.images import ImageSet, Images, Progress
+from bgctl.adapters.lock import is_held
+from bgctl.adapters.rollback_request import RollbackRequestFile
 from bgctl.adapters.route_delivery import Publication, RoutePublisher
-from bgctl.core.traffic import TrafficState
+from bgctl.adapters.service_connect import EnvoyServiceConnect
+from bgctl.adapters.slot_tasks import DockerSlotTasks
+from bgctl.adapters.state_file import StateFile
+from bgctl.core.errors import BgctlError
+from bgctl.core.reconcile import Observed
 from bgctl.core.settings import Settings
 from bgctl.core.state import State
-from bgctl.adapters.state_file import StateFile
+from bgctl.core.topology import ENVOY_SERVICE
+from bgctl.core.traffic import TrafficState
+from bgctl.lifecycle.ports import Ports
 
 
-@dataclass(frozen=True)
 class Context:
-    settings: Settings
-    stack: Stack
-    envoy: EnvoyAdmin
-    state_file: StateFile
+    """The adapters of one stack; the Docker Engine connection is opened on first use."""
+
+    def __init__(self, settings: Settings, stack: Stack, envoy: EnvoyAdmin, state_file: StateFile) -> None:
+        self.settings = settings
+        self.stack = stack
+        self.envoy = envoy
+        self.state_file = state_file
+        self._engine: DockerEngine | None = None
+
+    @property
+    def engine(self) -> DockerEngine:
+        if self._engine is None:
+            self._engine = DockerEngine.connect()
+        return self._engine
 
     def publisher(self, state: State) -> RoutePublisher:
-        return RoutePublisher(self.settings.routes_dir, self.envoy, self.stack, delivery=state.delivery)
+        return RoutePublisher(self.settings.routes_dir, self.envoy, EnvoyContainer(self.engine, self.settings),
+                              delivery=state.delivery)
 
-    def apply_traffic(self, state: State, traffic: TrafficState, *,
-                      renderer=None) -> tuple[State, Publication | None]:
-        """Publish `traffic`, confirm it live, record it; the new state and how it went.
+    def service_connect(self, state: State) -> EnvoyServiceConnect:
+        return EnvoyServiceConnect(self.envoy, self.publisher(state),
+                                   fault_reject_routes_at=self.settings.fault_reject_routes_at)
 
-        Decide, then apply once: when Envoy already serves exactly the
-        recorded routes for `traffic`, nothing is published.
-        """
-        if traffic == state.traffic and state.routes_version and renderer is None:
-            try:
-                if self.envoy.rds_status().version == state.routes_version:
-                    return state, None
-            except Exception:  # Envoy not answering: publishing will say so
-                pass
-        publisher = self.publisher(state)
-        publication = publisher.publish_text(traffic, renderer) if renderer else publisher.publish(traffic)
-        new_state = replace(state.with_traffic(traffic, publication.version), delivery=publisher.delivery)
-        self.state_file.save(new_state)
+    def apply_traffic(self, state: State, traffic: TrafficState) -> tuple[State, Publication | None]:
+        """Publish `traffic` (unless Envoy already serves it), confirm it live, record it."""
+        new_state, publication = self.service_connect(state).publish(state, traffic)
+        if publication is not None:
+            self.state_file.save(new_state)
         return new_state, publication
+
+    def observe(self) -> Observed:
+        """Which containers run, what Envoy serves, whether a bgctl holds the lock."""
+        services = self.engine.services(self.settings.project_name)
+        live = None
+        envoy = services.get(ENVOY_SERVICE)
+        if envoy is not None and envoy.status == "running":
+            try:
+                live = self.envoy.rds_status().version
+            except BgctlError:
+                live = None
+        return Observed(services, live, is_held(self.settings.state_dir))
+
+    def ports(self, state: State, images: ImageSet) -> Ports:
+        return Ports(
+            tasks=DockerSlotTasks(self.settings, images, engine=self.engine, stack=self.stack),
+            service_connect=self.service_connect(state),
+            records=self.state_file,
+            hooks=ShellHookRunner(self.settings.project_dir),
+            rollback_requests=RollbackRequestFile(self.settings.rollback_request_file),
+            clock=SystemClock(),
+        )
 
 
 def checked_stack(settings: Settings) -> Stack:
@@ -62,5 +100,5 @@ def open_context(settings: Settings, images: ImageSet | None = None) -> Context:
         settings=settings,
         stack=Stack(settings, compose_env=env),
         envoy=EnvoyAdmin(settings.admin_url, socket_path=settings.admin_socket),
-        state_file=StateFile(settings.state_dir / "state.json"),
+        state_file=StateFile(settings.state_file),
     )
