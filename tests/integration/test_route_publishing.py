@@ -5,6 +5,7 @@ import pytest
 from bgctl.cli.wiring import open_context
 from bgctl.core.errors import RouteRejected
 from bgctl.adapters.route_delivery import render_file
+from bgctl.core.topology import slot_service
 from bgctl.core.traffic import TestTrafficRule, TrafficState
 
 BLUE = "Hello from BACKEND BLUE"
@@ -15,7 +16,7 @@ SEED_HEADER = {"x-amzn-ecs-bluegreen-test": "test"}
 @pytest.fixture(scope="module")
 def ctx(kit):
     context = open_context(kit.settings)
-    context.stack.up(["backend-green"])
+    context.stack.up([slot_service("green")])
     return context
 
 
@@ -64,7 +65,7 @@ def test_invalid_routes_are_rejected_with_the_reason_and_production_unchanged(ki
 def test_a_route_to_a_stopped_slot_answers_503_not_the_old_slot(kit, ctx):
     """Why a deployment starts the target before routing to it: Envoy accepts the route and fails requests."""
     state = ctx.state_file.load()
-    ctx.stack.stop_gracefully("backend-green")
+    ctx.stack.stop_gracefully(slot_service("green"))
     try:
         state, _ = ctx.apply_traffic(state, TrafficState("blue", "green", TestTrafficRule("x-t", "1")))
         assert kit.get("/", {"x-t": "1"}).status_code in (502, 503)

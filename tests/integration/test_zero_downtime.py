@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bgctl.adapters.load_generator import Client, Traffic
 from tests.integration.conftest import REPO, SEED_HEADER, status_json
@@ -27,8 +29,22 @@ CLIENTS = [
 ]
 
 
+FAST = {c.name for c in CLIENTS if c.path != "/slow"}
+
+
 def load(kit) -> Traffic:
     return Traffic(kit.url, CLIENTS, pause=0.002, clock=time.time)
+
+
+def until(condition, timeout: float = 60.0):
+    """`condition()`'s first truthy value, polled every 50 ms; fails the test after `timeout` s."""
+    return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.05), retry=retry_if_result(lambda v: not v),
+                    retry_error_callback=lambda state: pytest.fail(f"not within {timeout}s"))(condition)
+
+
+def every_client_answered_after(traffic: Traffic, moment: float) -> None:
+    """Every keep-alive and new-connection client has an answer to a request it started after `moment`."""
+    until(lambda: FAST <= {a.client for a in list(traffic.answers) if a.started > moment})
 
 
 def stage_times(deployment: dict) -> dict[str, tuple[float, float]]:
@@ -77,9 +93,9 @@ def deploy(kit, *args) -> subprocess.CompletedProcess:
 
 def test_a_full_deploy_of_green_drops_nothing(kit):
     with load(kit) as traffic:
-        time.sleep(1.0)
+        every_client_answered_after(traffic, 0)
         result = deploy(kit, "green", "--bake-time", "1s")
-        time.sleep(1.0)
+        every_client_answered_after(traffic, time.time())
     assert result.returncode == 0, result.stdout + result.stderr
     deployment = status_json(kit)["deployment"]
     assert deployment["status"] == "SUCCESSFUL"
@@ -98,17 +114,16 @@ def test_a_full_deploy_of_green_drops_nothing(kit):
 def test_b_rollback_from_bake_drops_nothing(kit):
     assert status_json(kit)["production"] == "green"
     with load(kit) as traffic:
-        time.sleep(1.0)
+        every_client_answered_after(traffic, 0)
         deploying = subprocess.Popen([sys.executable, "-m", "bgctl", "deploy", "blue", "--bake-time", "10m"],
                                      cwd=REPO, env=kit.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+            def baking() -> bool:
                 d = status_json(kit)["deployment"]
-                if d and d["target"] == "blue" and d["stage"] == "BAKE_TIME":
-                    break
-                time.sleep(0.2)
-            time.sleep(1.5)
+                return bool(d and d["target"] == "blue" and d["stage"] == "BAKE_TIME")
+
+            until(baking)
+            every_client_answered_after(traffic, time.time())  # traffic during the bake, before the rollback
             rollback_started = time.time()
             result = kit.bgctl("rollback")
             rolled_back = time.time()
@@ -116,7 +131,7 @@ def test_b_rollback_from_bake_drops_nothing(kit):
         finally:
             if deploying.poll() is None:
                 deploying.kill()
-        time.sleep(1.0)
+        every_client_answered_after(traffic, time.time())
     assert result.returncode == 0, result.stdout + result.stderr
     report = status_json(kit)
     assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
@@ -132,9 +147,9 @@ def test_b_rollback_from_bake_drops_nothing(kit):
 
 def test_c_deploy_of_blue_back_drops_nothing(kit):
     with load(kit) as traffic:
-        time.sleep(1.0)
+        every_client_answered_after(traffic, 0)
         result = deploy(kit, "blue", "--bake-time", "1s")
-        time.sleep(1.0)
+        every_client_answered_after(traffic, time.time())
     assert result.returncode == 0, result.stdout + result.stderr
     deployment = status_json(kit)["deployment"]
     assert (deployment["status"], deployment["target"]) == ("SUCCESSFUL", "blue")
