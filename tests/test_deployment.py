@@ -5,15 +5,24 @@ from dataclasses import replace
 import pytest
 
 from bgctl.core.deployment import Deployment, HookProgress, StageRecord
-from bgctl.core.traffic import TestTrafficRule
+from bgctl.core.hooks import Hook
 from bgctl.core.stages import STAGES, Stage, Status
+from bgctl.core.taskdef import HealthCheck, Revision
+from bgctl.core.traffic import TestTrafficRule
+
+REVISION = Revision(
+    family="backend-v3", container_name="api", image="nginx:1.27", command=("nginx", "-g", "daemon off;"),
+    entry_point=None, environment=(("VERSION", "3"),), container_port=3000, port_name="api",
+    health_check=HealthCheck(("CMD", "true"), 5, 2, 2, 1), cpu_units=256, memory_mib=512,
+    ignored=("executionRoleArn",), source="v3.json",
+)
 
 
 def make(**overrides) -> Deployment:
     fields = dict(
         target="green",
         source="blue",
-        revision={"family": "backend", "image": "nginx:1.27", "shipped": True},
+        revision=None,
         test_rule=TestTrafficRule("x-amzn-ecs-bluegreen-test", "test"),
         bake_seconds=300.0,
         created=1000.0,
@@ -94,8 +103,10 @@ def test_stage_record_to_dict_has_seconds():
 
 def test_round_trip_through_json_keeps_everything():
     d = make(
-        hooks=({"stage": "POST_TEST_TRAFFIC_SHIFT", "command": "curl -f localhost"},),
+        revision=REVISION,
+        hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "curl -f localhost"),),
         hook_timeout=30.0,
+        start_timeout=42.0,
         alarm_5xx_percent=5.0,
         pause_at=Stage.POST_TEST_TRAFFIC_SHIFT,
     )
@@ -116,6 +127,28 @@ def test_round_trip_through_json_keeps_everything():
     assert back.pause_at == Stage.POST_TEST_TRAFFIC_SHIFT
     assert back.hook_progress == HookProgress(Stage.BAKE_TIME, 2, {"attempt": 3}, 99.5)
     assert back.test_rule == TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
+    assert back.revision == REVISION and not back.shipped
+    assert back.hooks_at(Stage.POST_TEST_TRAFFIC_SHIFT) == (Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "curl -f localhost"),)
+    assert back.hooks_at(Stage.PRE_SCALE_UP) == ()
+
+
+def test_the_shipped_revision_is_none_and_so_recorded():
+    d = make()
+    assert d.shipped and d.to_dict()["revision"] is None
+    assert Deployment.from_dict(d.to_dict()).revision is None
+
+
+@pytest.mark.parametrize("old", [{"family": "backend", "image": "nginx:1.27", "shipped": True}, {}])
+def test_an_older_record_with_a_shipped_flag_reads_as_the_shipped_revision(old):
+    data = make().to_dict()
+    data["revision"] = old
+    assert Deployment.from_dict(data).shipped
+
+
+def test_an_older_record_with_a_task_definition_revision_reads_it_back():
+    data = make().to_dict()
+    data["revision"] = {**REVISION.to_dict(), "shipped": False}
+    assert Deployment.from_dict(data).revision == REVISION
 
 
 def test_round_trip_without_optional_fields():
@@ -127,15 +160,14 @@ def test_round_trip_without_optional_fields():
 
 def test_from_dict_fills_defaults_for_an_older_record():
     data = make().to_dict()
-    for key in ("hooks", "hook_timeout", "history", "paused", "rollback_history", "created"):
+    for key in ("hooks", "hook_timeout", "start_timeout", "history", "paused", "rollback_history", "created"):
         del data[key]
     d = Deployment.from_dict(data)
     assert d.hooks == () and d.hook_timeout == 60.0 and d.history == () and d.rollback_history == ()
+    assert d.start_timeout == 120.0
 
 
-@pytest.mark.parametrize(
-    "status, rolling_back, finished",
-    [
+FLAGS = [
         (Status.PENDING, False, False),
         (Status.IN_PROGRESS, False, False),
         (Status.SUCCESSFUL, False, True),
@@ -145,13 +177,19 @@ def test_from_dict_fills_defaults_for_an_older_record():
         (Status.ROLLBACK_IN_PROGRESS, True, False),
         (Status.ROLLBACK_SUCCESSFUL, False, True),
         (Status.ROLLBACK_FAILED, False, True),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize("status, rolling_back, finished", FLAGS)
 def test_flags_for_each_status(status, rolling_back, finished):
     d = make(status=status)
     assert d.rolling_back is rolling_back
     assert d.finished_ is finished
 
 
-def test_every_status_is_covered_above():
-    assert len(Status) == 9
+def test_the_statuses_are_ecs_nine_and_each_is_covered_above():
+    assert [s.value for s in Status] == [
+        "PENDING", "IN_PROGRESS", "SUCCESSFUL", "STOP_REQUESTED", "STOPPED",
+        "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED",
+    ]
+    assert [case[0] for case in FLAGS] == list(Status)

@@ -233,6 +233,7 @@ def test_environment_reaches_the_hook(monkeypatch):
         "BGCTL_TEST_HEADER": "x-canary",
         "BGCTL_TEST_HEADER_VALUE": "",
         "BGCTL_DEPLOYMENT_ID": "dep-42",
+        "BGCTL_ROLLBACK": "",
         "BGCTL_TEST_INHERITED": "from-parent",
     }
 
@@ -250,8 +251,14 @@ def test_hook_environment_omits_nothing():
         "BGCTL_TEST_HEADER": "",
         "BGCTL_TEST_HEADER_VALUE": "",
         "BGCTL_DEPLOYMENT_ID": "d",
+        "BGCTL_ROLLBACK": "",
     }
     assert all(isinstance(v, str) for v in env.values())
+    rolling_back = hook_environment(
+        stage=STAGE, target="green", production="blue", ingress_url="",
+        test_header=None, test_value=None, deployment_id="d", rollback=True,
+    )
+    assert rolling_back["BGCTL_ROLLBACK"] == "1"
     with_value = hook_environment(
         stage=STAGE, target="green", production="blue", ingress_url="",
         test_header="x-env", test_value="canary", deployment_id="d",

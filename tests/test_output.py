@@ -1,5 +1,6 @@
 import io
 import time
+from dataclasses import replace
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -7,11 +8,14 @@ import pytest
 from rich.console import Console
 
 from bgctl.cli import output as render
-from bgctl.lifecycle.deployer import Event
-from bgctl.core.deployment import Deployment, StageRecord
 from bgctl.cli.output import DeploymentPrinter, print_status
-from bgctl.core.traffic import TestTrafficRule
+from bgctl.core.deployment import Deployment, StageRecord
+from bgctl.core.hooks import Hook, HookAnswer, HookRun, HookStatus
+from bgctl.core.services import ServiceState
 from bgctl.core.stages import Stage, Status
+from bgctl.core.status_report import DeploymentReport, RoutesReport, StatusReport
+from bgctl.core.traffic import TestTrafficRule
+from bgctl.lifecycle.events import Bake, Event, EventKind, HookCall
 
 INGRESS = "http://localhost:8080"
 
@@ -30,7 +34,7 @@ def joined(lines: list[str]) -> str:
 
 
 def deployment(**overrides) -> Deployment:
-    fields = dict(target="green", source="blue", revision={}, test_rule=TestTrafficRule("x-amzn-ecs-bluegreen-test", "test"),
+    fields = dict(target="green", source="blue", revision=None, test_rule=TestTrafficRule("x-amzn-ecs-bluegreen-test", "test"),
                   bake_seconds=300.0, created=1000.0)
     fields.update(overrides)
     return Deployment(id="bgd-0123456789", **fields)
@@ -46,23 +50,24 @@ def printed():
 def test_stage_start_and_end(printed):
     printer, lines = printed
     d = deployment()
-    printer(Event("stage-start", d, Stage.SCALE_UP))
-    printer(Event("stage-end", d, Stage.SCALE_UP, data={"seconds": 4.5}))
-    printer(Event("stage-end", d, Stage.POST_SCALE_UP, data={"seconds": 0.012}))
-    printer(Event("stage-end", d, Stage.BAKE_TIME, data={"seconds": 300.0}))
+    printer(Event(EventKind.STAGE_STARTED, d, Stage.SCALE_UP))
+    printer(Event(EventKind.STAGE_ENDED, d, Stage.SCALE_UP, seconds=4.5))
+    printer(Event(EventKind.STAGE_ENDED, d, Stage.POST_SCALE_UP, seconds=0.012))
+    printer(Event(EventKind.STAGE_ENDED, d, Stage.BAKE_TIME, seconds=300.0))
     assert lines() == ["▶ SCALE_UP", "✓ SCALE_UP  4.5s", "✓ POST_SCALE_UP  12ms", "✓ BAKE_TIME  5m00s"]
 
 
 def test_stage_end_without_seconds_shows_zero(printed):
     printer, lines = printed
-    printer(Event("stage-end", deployment(), Stage.PRE_SCALE_UP, data={"seconds": None}))
+    printer(Event(EventKind.STAGE_ENDED, deployment(), Stage.PRE_SCALE_UP, seconds=None))
     assert lines() == ["✓ PRE_SCALE_UP  0ms"]
 
 
 def hook_event(status: str, stderr: str = "", command: str = "curl -f localhost") -> Event:
-    return Event("hook", deployment(), Stage.POST_TEST_TRAFFIC_SHIFT, message=command,
-                 data={"status": status, "reason": "exit 0" if status == "SUCCEEDED" else "exit 22",
-                       "seconds": 0.25, "stdout": "", "stderr": stderr})
+    answer = HookAnswer(HookStatus(status), 30.0, None, "exit 0" if status == "SUCCEEDED" else "exit 22")
+    run = HookRun(answer, 0, "", stderr, 0.25)
+    return Event(EventKind.HOOK_CALLED, deployment(), Stage.POST_TEST_TRAFFIC_SHIFT,
+                 hook_call=HookCall(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, command), run))
 
 
 def test_hook_succeeded(printed):
@@ -95,7 +100,7 @@ def test_hook_command_with_brackets_is_printed_verbatim(printed):
 def test_rollback_reason_with_a_closing_tag_does_not_crash(printed):
     printer, lines = printed
     reason = "The POST_TEST_TRAFFIC_SHIFT hook `test -d /srv/[/data]` failed (exit 1)."
-    printer(Event("rollback", deployment(status=Status.ROLLBACK_IN_PROGRESS), Stage.POST_TEST_TRAFFIC_SHIFT,
+    printer(Event(EventKind.ROLLING_BACK, deployment(status=Status.ROLLBACK_IN_PROGRESS), Stage.POST_TEST_TRAFFIC_SHIFT,
                   message=reason))
     assert lines() == [f"↩ Rolling back at POST_TEST_TRAFFIC_SHIFT: {reason}"]
 
@@ -103,7 +108,7 @@ def test_rollback_reason_with_a_closing_tag_does_not_crash(printed):
 def test_paused_shows_how_to_try_the_candidate_and_go_on(printed):
     printer, lines = printed
     d = deployment(paused=True, stage=Stage.POST_TEST_TRAFFIC_SHIFT)
-    printer(Event("paused", d, Stage.POST_TEST_TRAFFIC_SHIFT))
+    printer(Event(EventKind.PAUSED, d, Stage.POST_TEST_TRAFFIC_SHIFT))
     assert lines() == [
         "⏸ Paused after POST_TEST_TRAFFIC_SHIFT; green is the candidate, blue serves production.",
         f"  try it:   curl -H 'x-amzn-ecs-bluegreen-test: test' {INGRESS}/",
@@ -114,34 +119,34 @@ def test_paused_shows_how_to_try_the_candidate_and_go_on(printed):
 def test_paused_with_a_header_only_rule_sends_some_value(printed):
     printer, lines = printed
     d = deployment(test_rule=TestTrafficRule("x-amzn-ecs-blue-green-test"), paused=True)
-    printer(Event("paused", d, Stage.PRE_PRODUCTION_TRAFFIC_SHIFT))
+    printer(Event(EventKind.PAUSED, d, Stage.PRE_PRODUCTION_TRAFFIC_SHIFT))
     assert f"  try it:   curl -H 'x-amzn-ecs-blue-green-test: 1' {INGRESS}/" in lines()
 
 
 def test_rollback_line(printed):
     printer, lines = printed
     d = deployment(status=Status.ROLLBACK_IN_PROGRESS)
-    printer(Event("rollback", d, Stage.BAKE_TIME, message="The candidate green turned unhealthy."))
+    printer(Event(EventKind.ROLLING_BACK, d, Stage.BAKE_TIME, message="The candidate green turned unhealthy."))
     assert lines() == ["↩ Rolling back at BAKE_TIME: The candidate green turned unhealthy."]
 
 
 def test_note_line(printed):
     printer, lines = printed
-    printer(Event("note", deployment(), message="Resuming an interrupted deployment at BAKE_TIME."))
+    printer(Event(EventKind.NOTE, deployment(), message="Resuming an interrupted deployment at BAKE_TIME."))
     assert lines() == ["· Resuming an interrupted deployment at BAKE_TIME."]
 
 
 def test_finished_successful(printed):
     printer, lines = printed
     d = deployment(status=Status.SUCCESSFUL, stage=Stage.CLEAN_UP, finished=1075.0)
-    printer(Event("finished", d))
+    printer(Event(EventKind.FINISHED, d))
     assert lines() == ["Deployment bgd-0123456789 SUCCESSFUL in 1m15s: green serves production."]
 
 
 def test_finished_rollback_successful(printed):
     printer, lines = printed
     d = deployment(status=Status.ROLLBACK_SUCCESSFUL, finished=1012.0, reason="Rollback requested by the user.")
-    printer(Event("finished", d))
+    printer(Event(EventKind.FINISHED, d))
     # Longer than the 120 columns: rich wraps it at a word.
     assert joined(lines()) == ("Deployment bgd-0123456789 ROLLBACK_SUCCESSFUL in 12s: blue serves production; "
                                  "green stopped. Reason: Rollback requested by the user.")
@@ -151,7 +156,7 @@ def test_finished_rollback_failed_lists_the_problems(printed):
     printer, lines = printed
     d = deployment(status=Status.ROLLBACK_FAILED, finished=1012.0, reason="Alarm: too many 5xx.",
                    rollback_history=("the candidate could not be stopped: docker said no",))
-    printer(Event("finished", d))
+    printer(Event(EventKind.FINISHED, d))
     assert lines() == [
         "Deployment bgd-0123456789 ROLLBACK_FAILED: Alarm: too many 5xx.",
         "  the candidate could not be stopped: docker said no",
@@ -170,8 +175,7 @@ def clock(monkeypatch):
 
 
 def bake(remaining: float, total: float = 60.0) -> Event:
-    return Event("bake", deployment(stage=Stage.BAKE_TIME), Stage.BAKE_TIME,
-                 data={"remaining": remaining, "total": total})
+    return Event(EventKind.BAKING, deployment(stage=Stage.BAKE_TIME), Stage.BAKE_TIME, bake=Bake(remaining, total))
 
 
 def test_bake_countdown_prints_at_most_one_line_per_10s_plus_the_last(printed, clock):
@@ -217,48 +221,37 @@ def test_bake_countdown_on_a_terminal_rewrites_one_line():
 # -- bgctl status ---------------------------------------------------------------------
 
 
-def status_report(**overrides) -> dict:
-    """The shape bgctl.cli.status.status() returns."""
+def status_report(**overrides) -> StatusReport:
+    """What bgctl.cli.status.run_status() returns."""
     d = deployment(stage=Stage.BAKE_TIME, history=(
         StageRecord(Stage.RECONCILE_SERVICE, 1000.0, 1000.5),
         StageRecord(Stage.SCALE_UP, 1000.5, 1004.0),
         StageRecord(Stage.BAKE_TIME, 1010.0),
     ))
-    report = {
-        "project": "bgctl",
-        "running": True,
-        "production": "green",
-        "production_revision": "backend from taskdef.json",
-        "weights": {"blue": 0, "green": 100},
-        "test_rule": None,
-        "deployment": {
-            "id": d.id,
-            "target": d.target,
-            "source": d.source,
-            "status": d.status.value,
-            "stage": d.stage.value,
-            "paused": False,
-            "interrupted": True,
-            "revision": d.revision,
-            "test_rule": d.test_rule.to_dict(),
-            "bake_seconds": d.bake_seconds,
-            "bake_remaining": 75.0,
-            "reason": None,
-            "history": [r.to_dict() for r in d.history],
-            "created": d.created,
-            "finished": d.finished,
+    fields = dict(
+        project="bgctl",
+        running=True,
+        production="green",
+        production_revision="backend from taskdef.json",
+        weights={"blue": 0, "green": 100},
+        test_rule=None,
+        deployment=DeploymentReport(
+            id=d.id, target=d.target, source=d.source, status=d.status, stage=d.stage, paused=False,
+            interrupted=True, revision=None, shipped=True, test_rule=d.test_rule, bake_seconds=d.bake_seconds,
+            bake_remaining=75.0, reason=None, history=d.history, created=d.created, finished=d.finished,
+        ),
+        routes=RoutesReport(version="v7", live_version="v7", live=True, delivery="host-rename"),
+        containers={
+            "backend-blue": ServiceState("backend-blue", "exited", None, "bgctl-backend-blue-1", "nginx:blue"),
+            "backend-green": ServiceState("backend-green", "running", "healthy", "bgctl-backend-green-1",
+                                          "nginx:green"),
         },
-        "routes": {"version": "v7", "live_version": "v7", "live": True, "delivery": "host-rename"},
-        "containers": {
-            "backend-blue": {"status": "exited", "health": None, "image": "nginx:blue"},
-            "backend-green": {"status": "running", "health": "healthy", "image": "nginx:green"},
-        },
-        "warnings": ["Envoy's admin interface does not answer."],
-        "ingress": INGRESS,
-        "admin": "http://localhost:9901",
-    }
-    report.update(overrides)
-    return report
+        warnings=("Envoy's admin interface does not answer.",),
+        ingress=INGRESS,
+        admin="http://localhost:9901",
+    )
+    fields.update(overrides)
+    return StatusReport(**fields)
 
 
 def clock_of(epoch: float) -> str:
@@ -293,7 +286,7 @@ def test_status_prints_every_warning_first_whole():
     interrupted = ("The deployment of green was interrupted at BAKE_TIME (bgctl stopped); "
                    "bgctl continue resumes it, bgctl rollback aborts it.")
     c = console()
-    print_status(c, status_report(warnings=[interrupted, "Envoy serves routes v6, but the record says v7."]))
+    print_status(c, status_report(warnings=(interrupted, "Envoy serves routes v6, but the record says v7.")))
     lines = output(c)
     # The first sentence is longer than 120 columns and wraps onto a second line.
     assert joined(lines[:2]) == f"! {interrupted}"
@@ -303,14 +296,15 @@ def test_status_prints_every_warning_first_whole():
 
 def test_status_paused_with_test_rule_and_reason():
     report = status_report(
-        warnings=[],
+        warnings=(),
         production="blue",
         weights={"blue": 100, "green": 0},
-        test_rule={"header": "x-amzn-ecs-blue-green-test", "value": None},
-        routes={"version": "v4", "live_version": "v3", "live": False, "delivery": "container"},
+        test_rule=TestTrafficRule("x-amzn-ecs-blue-green-test"),
+        routes=RoutesReport(version="v4", live_version="v3", live=False, delivery="container"),
     )
-    report["deployment"].update(paused=True, interrupted=False, stage="POST_TEST_TRAFFIC_SHIFT", bake_remaining=None,
-                                reason="[why] not")
+    report = replace(report, deployment=replace(report.deployment, paused=True, interrupted=False,
+                                                stage=Stage.POST_TEST_TRAFFIC_SHIFT, bake_remaining=None,
+                                                reason="[why] not"))
     c = console()
     print_status(c, report)
     lines = output(c)
@@ -323,16 +317,16 @@ def test_status_paused_with_test_rule_and_reason():
 
 
 def test_status_not_running_without_a_deployment():
-    report = status_report(running=False, warnings=[], deployment=None, containers={}, weights={},
-                           routes={"version": None, "live_version": None, "live": False, "delivery": None})
+    report = status_report(running=False, warnings=(), deployment=None, containers={}, weights={},
+                           routes=RoutesReport(version=None, live_version=None, live=False, delivery=None))
     c = console()
     print_status(c, report)
     assert output(c) == ["Project bgctl: not running (start it with bgctl up).", "Deployment: none"]
 
 
 def test_status_without_a_state_file_does_not_print_routes_or_traffic():
-    report = status_report(warnings=[], deployment=None, weights={}, production_revision=None,
-                           routes={"version": None, "live_version": None, "live": False, "delivery": None},
+    report = status_report(warnings=(), deployment=None, weights={}, production_revision=None,
+                           routes=RoutesReport(version=None, live_version=None, live=False, delivery=None),
                            containers={})
     c = console()
     print_status(c, report)

@@ -30,7 +30,7 @@ def world(*, envoy="running", blue=("running", "healthy"), green=None, live="v3"
 
 
 def deployment(stage: Stage = Stage.POST_TEST_TRAFFIC_SHIFT, **overrides) -> Deployment:
-    fields = dict(target="green", source="blue", revision={}, test_rule=RULE, bake_seconds=0.0,
+    fields = dict(target="green", source="blue", revision=None, test_rule=RULE, bake_seconds=0.0,
                   stage=stage, created=1.0)
     fields.update(overrides)
     return Deployment(id="bgd-0123456789", **fields)

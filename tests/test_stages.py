@@ -2,12 +2,15 @@ import pytest
 
 from bgctl.core.errors import InvalidInput
 from bgctl.core.stages import (
+    CANDIDATE_WATCHED,
     FINISHED,
+    NO_HOOKS,
+    NO_PAUSE as NO_PAUSE_STAGES,
+    ROLLBACK_HOOK_STAGES,
     STAGES,
     Stage,
     Status,
     hook_stage,
-    next_stage,
     parse_stage,
     pause_stage,
 )
@@ -34,18 +37,6 @@ def test_stages_are_ecs_eleven_in_order():
 def test_stage_prints_as_its_ecs_name():
     assert str(Stage.POST_SCALE_UP) == "POST_SCALE_UP"
     assert f"{Stage.BAKE_TIME}" == "BAKE_TIME"
-
-
-def test_next_stage_walks_the_lifecycle():
-    walked = [STAGES[0]]
-    while (following := next_stage(walked[-1])) is not None:
-        walked.append(following)
-    assert [s.value for s in walked] == ECS_ORDER
-
-
-def test_next_stage_after_clean_up_is_none():
-    assert next_stage(Stage.CLEAN_UP) is None
-    assert next_stage(Stage.RECONCILE_SERVICE) == Stage.PRE_SCALE_UP
 
 
 @pytest.mark.parametrize(
@@ -91,8 +82,22 @@ PAUSABLE = [
 ]
 
 
-def test_pause_lists_cover_every_stage():
-    assert sorted(NO_PAUSE + PAUSABLE) == sorted(ECS_ORDER)
+def test_the_code_refuses_pauses_exactly_where_ecs_does():
+    assert {s.value for s in NO_PAUSE_STAGES} == set(NO_PAUSE)
+    assert sorted(s.value for s in set(STAGES) - NO_PAUSE_STAGES) == sorted(PAUSABLE)
+
+
+def test_no_hooks_at_scale_up_bake_time_and_clean_up():
+    assert {s.value for s in NO_HOOKS} == {"SCALE_UP", "BAKE_TIME", "CLEAN_UP"}
+
+
+def test_a_rollback_runs_the_two_traffic_shift_hooks_again_in_order():
+    assert [s.value for s in ROLLBACK_HOOK_STAGES] == ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"]
+
+
+def test_the_candidate_is_watched_from_post_scale_up_through_bake_time():
+    assert sorted(s.value for s in CANDIDATE_WATCHED) == sorted(ECS_ORDER[ECS_ORDER.index("POST_SCALE_UP"):-1])
+    assert Stage.SCALE_UP not in CANDIDATE_WATCHED and Stage.CLEAN_UP not in CANDIDATE_WATCHED
 
 
 @pytest.mark.parametrize("stage", NO_PAUSE)

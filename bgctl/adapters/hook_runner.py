@@ -83,3 +83,13 @@ def run_hook(
     else:
         answer = parse_hook_answer(exit_code, stdout)
     return HookRun(answer, exit_code, stdout, stderr, seconds)
+
+
+class ShellHookRunner:
+    """lifecycle/ports.HookRunner: each hook a `/bin/sh -c` child, run in the project's directory."""
+
+    def __init__(self, cwd: Path | None = None) -> None:
+        self.cwd = cwd
+
+    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
+        return run_hook(hook, env=env, timeout=timeout, details=details, cwd=self.cwd)

@@ -7,22 +7,28 @@ requests per slot per stage and the number of failed requests (must be 0).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
+import click
 import requests
 from rich.console import Console
 from rich.table import Table
 
-from bgctl.cli.deploy import DeployOptions, deploy, resume, test_rule
-from bgctl.cli.status import status
-from bgctl.cli.up import up
-from bgctl.lifecycle.deployer import Event, Observer
+from bgctl.adapters.load_generator import Traffic
+from bgctl.adapters.project_files import load_settings
+from bgctl.cli.continue_ import run_continue
+from bgctl.cli.deploy import DeployOptions, run_deploy, test_rule
+from bgctl.cli.output import DeploymentPrinter, out, progress, warn
+from bgctl.cli.up import run_up
+from bgctl.core.config import bake_seconds
 from bgctl.core.deployment import Deployment
-from bgctl.core.traffic import other_slot
+from bgctl.core.errors import EXIT_FAILED
 from bgctl.core.settings import Settings
 from bgctl.core.stages import Stage, Status
-from bgctl.adapters.load_generator import Traffic
+from bgctl.core.traffic import other_slot
+from bgctl.lifecycle.events import Event, EventKind, Observer
 
 DEMO_BAKE = "10s"
 DEMO_CLIENTS = 4
@@ -35,15 +41,27 @@ class DemoResult:
     failed: int
 
 
-def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: str = DEMO_BAKE,
-         clients: int = DEMO_CLIENTS, progress=None, warn=None) -> DemoResult:
+@click.command()
+@click.option("--bake-time", metavar="DUR", default=DEMO_BAKE, show_default=True, help="Bake time for the demo.")
+def demo(bake_time: str) -> None:
+    """Show blue/green: up, traffic, deploy with a test window, cut over, a table of every request."""
+    bake_seconds(bake_time)
+    settings = load_settings()
+    result = run_demo(settings, out, DeploymentPrinter(out, settings.ingress_url), bake_time=bake_time,
+                      progress=progress, warn=warn)
+    if result.failed or result.deployment.status != Status.SUCCESSFUL:
+        sys.exit(EXIT_FAILED)
+
+
+def run_demo(settings: Settings, console: Console, printer: Observer, *, bake_time: str = DEMO_BAKE,
+             clients: int = DEMO_CLIENTS, progress=None, warn=None) -> DemoResult:
     say = console.print
     progress = progress or (lambda m: say(f"· {m}"))
     warn = warn or (lambda m: say(f"! {m}"))
 
     say("[bold]1. The stack[/bold]: Envoy (the ALB and Service Connect), the frontend, backend blue.")
-    started = up(settings, progress)
-    production = status(settings)["production"]
+    started = run_up(settings, progress)
+    production = started.production
     target = other_slot(production)
     say(f"   {production} serves production at {started.ingress_url}/ → {started.body!r}")
 
@@ -54,17 +72,17 @@ def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: 
         "per request), no test header, for the whole deployment.")
     with Traffic(settings.ingress_url, clients) as traffic:
         def observer(event: Event) -> None:
-            if event.kind == "stage-start" and event.stage is not None:
+            if event.kind == EventKind.STAGE_STARTED and event.stage is not None:
                 traffic.label = event.stage.value
-            elif event.kind == "finished":
+            elif event.kind == EventKind.FINISHED:
                 traffic.label = "after"
             printer(event)
 
         say(f"\n[bold]3. Deploy {target}[/bold] (ECS blue/green), pausing in the test window "
             f"(after {Stage.POST_TEST_TRAFFIC_SHIFT}).")
-        paused = deploy(settings, DeployOptions(target, bake_time=bake_time,
-                                                pause_at=Stage.POST_TEST_TRAFFIC_SHIFT.value),
-                        observer=observer, progress=progress, warn=warn)
+        paused = run_deploy(settings, DeployOptions(target, bake_time=bake_time,
+                                                    pause_at=Stage.POST_TEST_TRAFFIC_SHIFT.value),
+                            observer=observer, progress=progress, warn=warn)
         if paused.status != Status.IN_PROGRESS:
             return _summary(console, traffic, paused)
         traffic.label = "paused (test window)"
@@ -73,7 +91,7 @@ def demo(settings: Settings, console: Console, printer: Observer, *, bake_time: 
         console.print(_side_by_side(url, header), width=max(console.width, 120))
         say(f"\n[bold]5. Cut over[/bold]: production traffic to {target}, bake {bake_time} "
             f"({production} stays up so a rollback would be instant), clean up.")
-        finished = resume(settings, observer=observer, progress=progress, warn=warn)
+        finished = run_continue(settings, observer=observer, progress=progress, warn=warn)
         traffic.label = "after"
         time.sleep(1.0)  # a little traffic after the deployment, for the table
     return _summary(console, traffic, finished)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import click
+
+from bgctl.adapters.project_files import load_settings
+from bgctl.cli.output import out
 from bgctl.cli.wiring import checked_stack
 from bgctl.adapters.compose import remove_tree
 from bgctl.core.errors import BgctlError
@@ -9,7 +13,16 @@ from bgctl.adapters.lock import stack_lock
 from bgctl.core.settings import Settings
 
 
-def down(settings: Settings) -> list[str]:
+@click.command()
+def down() -> None:
+    """Remove every container, network and volume of the stack, and its route state."""
+    settings = load_settings()
+    removed = run_down(settings)
+    out.print(f"Removed {len(removed)} item(s) of project {settings.project_name}." if removed
+              else "Nothing to remove.")
+
+
+def run_down(settings: Settings) -> list[str]:
     """What was removed (empty when there was nothing)."""
     stack = checked_stack(settings)
     had_state = settings.state_dir.exists()  # before the lock file creates the directory

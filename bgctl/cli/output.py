@@ -1,4 +1,4 @@
-"""Terminal output for deployments: stage lines, hooks, the bake countdown, the status table."""
+"""Terminal output: the consoles, deployment events as they happen, the status table."""
 
 from __future__ import annotations
 
@@ -9,11 +9,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bgctl.lifecycle.deployer import Event
 from bgctl.core.durations import format_duration
+from bgctl.core.hooks import HookStatus
 from bgctl.core.stages import Status
+from bgctl.core.status_report import StatusReport
+from bgctl.lifecycle.events import Event, EventKind
 
 COUNTDOWN_EVERY = 10.0  # seconds between countdown lines when not on a terminal
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def progress(message: str) -> None:
+    err.print(f"[dim]·[/dim] {message}")
+
+
+def warn(sentence: str) -> None:
+    err.print(f"[yellow]![/yellow] {sentence}", markup=True)
 
 
 class DeploymentPrinter:
@@ -28,37 +41,35 @@ class DeploymentPrinter:
     def __call__(self, event: Event) -> None:
         d = event.deployment
         kind = event.kind
-        if kind == "stage-start":
+        if kind == EventKind.STAGE_STARTED:
             self.console.print(f"▶ {event.stage}")
-        elif kind == "stage-end":
-            seconds = event.data.get("seconds")
-            self.console.print(f"✓ {event.stage}  [dim]{format_duration(seconds or 0)}[/dim]")
-        elif kind == "hook":
-            status = event.data["status"]
-            colour = {"SUCCEEDED": "green", "IN_PROGRESS": "yellow"}.get(status, "red")
-            self.console.print(f"  hook `{escape(event.message)}`: [{colour}]{status}[/{colour}] "
-                               f"({escape(event.data['reason'])}, "
-                               f"{format_duration(event.data['seconds'])})", markup=True)
-            detail = (event.data.get("stderr") or "").strip()
-            if status == "FAILED" and detail:
+        elif kind == EventKind.STAGE_ENDED:
+            self.console.print(f"✓ {event.stage}  [dim]{format_duration(event.seconds or 0)}[/dim]")
+        elif kind == EventKind.HOOK_CALLED and event.hook_call is not None:
+            hook, run = event.hook_call.hook, event.hook_call.run
+            status = run.answer.status
+            colour = {HookStatus.SUCCEEDED: "green", HookStatus.IN_PROGRESS: "yellow"}.get(status, "red")
+            self.console.print(f"  hook `{escape(hook.command)}`: [{colour}]{status}[/{colour}] "
+                               f"({escape(run.answer.reason)}, {format_duration(run.seconds)})", markup=True)
+            detail = run.stderr.strip()
+            if status == HookStatus.FAILED and detail:
                 self.console.print(f"    {detail.splitlines()[-1]}", markup=False)
-        elif kind == "bake":
-            self._bake(event)
-        elif kind == "paused":
+        elif kind == EventKind.BAKING and event.bake is not None:
+            self._bake(event.bake.remaining, event.bake.total)
+        elif kind == EventKind.PAUSED:
             rule = d.test_rule
             header = f"{rule.header}: {rule.value}" if rule.value is not None else f"{rule.header}: 1"
             self.console.print(f"⏸ Paused after {event.stage}; {d.target} is the candidate, {d.source} serves production.")
             self.console.print(f"  try it:   curl -H '{header}' {self.ingress_url}/", markup=False)
             self.console.print("  then:     bgctl continue   (or bgctl rollback)")
-        elif kind == "rollback":
+        elif kind == EventKind.ROLLING_BACK:
             self.console.print(f"[bold red]↩ Rolling back[/bold red] at {event.stage}: {escape(event.message)}")
-        elif kind == "note":
+        elif kind == EventKind.NOTE:
             self.console.print(f"· {event.message}", markup=False)
-        elif kind == "finished":
+        elif kind == EventKind.FINISHED:
             self._finished(event)
 
-    def _bake(self, event: Event) -> None:
-        remaining, total = event.data["remaining"], event.data["total"]
+    def _bake(self, remaining: float, total: float) -> None:
         now = time.monotonic()
         if self._bake_live:
             end = "\n" if remaining <= 0 else "\r"
@@ -83,50 +94,50 @@ class DeploymentPrinter:
             self.console.print(f"  {problem}", markup=False)
 
 
-def print_status(console: Console, report: dict) -> None:
-    for warning in report.get("warnings", []):
+def print_status(console: Console, report: StatusReport) -> None:
+    for warning in report.warnings:
         console.print(f"[yellow]! {warning}[/yellow]")
-    if not report["running"]:
-        console.print(f"Project {report['project']}: not running (start it with bgctl up).")
+    if not report.running:
+        console.print(f"Project {report.project}: not running (start it with bgctl up).")
     else:
-        revision = report.get("production_revision") or ""
-        console.print(f"Project {report['project']}: [bold]{report['production']}[/bold] serves production "
-                      f"at {report['ingress']}/" + (f"  [dim]{revision}[/dim]" if revision else ""))
-    weights = ", ".join(f"{slot} {pct}%" for slot, pct in report["weights"].items())
+        revision = report.production_revision or ""
+        console.print(f"Project {report.project}: [bold]{report.production}[/bold] serves production "
+                      f"at {report.ingress}/" + (f"  [dim]{revision}[/dim]" if revision else ""))
+    weights = ", ".join(f"{slot} {pct}%" for slot, pct in report.weights.items())
     if weights:
         console.print(f"Traffic:    {weights}")
-    rule = report.get("test_rule")
+    rule = report.test_rule
     if rule:
-        value = rule["value"] if rule["value"] is not None else "(any value)"
-        console.print(f"Test rule:  {rule['header']}: {value}")
-    routes = report["routes"]
-    if routes["version"]:
-        live = "live" if routes["live"] else f"NOT live (Envoy serves {routes['live_version'] or 'nothing'})"
-        console.print(f"Routes:     {routes['version']} {live} via {routes['delivery']}")
-    d = report["deployment"]
+        value = rule.value if rule.value is not None else "(any value)"
+        console.print(f"Test rule:  {rule.header}: {value}")
+    routes = report.routes
+    if routes.version:
+        live = "live" if routes.live else f"NOT live (Envoy serves {routes.live_version or 'nothing'})"
+        console.print(f"Routes:     {routes.version} {live} via {routes.delivery}")
+    d = report.deployment
     if d is None:
         console.print("Deployment: none")
     else:
-        flags = " (paused)" if d["paused"] else " (interrupted)" if d["interrupted"] else ""
-        console.print(f"Deployment: {d['id']} {d['source']} → {d['target']}  [bold]{d['status']}[/bold]  "
-                      f"stage {d['stage']}{flags}")
-        if d.get("bake_remaining") is not None:
-            console.print(f"            bake: {format_duration(d['bake_remaining'])} left")
-        if d.get("reason"):
-            console.print(f"            reason: {d['reason']}", markup=False)
+        flags = " (paused)" if d.paused else " (interrupted)" if d.interrupted else ""
+        console.print(f"Deployment: {d.id} {d.source} → {d.target}  [bold]{d.status}[/bold]  "
+                      f"stage {d.stage}{flags}")
+        if d.bake_remaining is not None:
+            console.print(f"            bake: {format_duration(d.bake_remaining)} left")
+        if d.reason:
+            console.print(f"            reason: {d.reason}", markup=False)
         table = Table(box=None, pad_edge=False)
         for column in ("stage", "started", "ended", "took"):
             table.add_column(column)
-        for record in d["history"]:
-            table.add_row(record["stage"], _clock(record["started"]), _clock(record["ended"]),
-                          format_duration(record["seconds"]) if record["seconds"] is not None else "…")
+        for record in d.history:
+            took = format_duration(round(record.ended - record.started, 3)) if record.ended is not None else "…"
+            table.add_row(record.stage.value, _clock(record.started), _clock(record.ended), took)
         console.print(table)
-    if report["containers"]:
+    if report.containers:
         table = Table(box=None, pad_edge=False)
         for column in ("service", "state", "health", "image"):
             table.add_column(column)
-        for name, c in report["containers"].items():
-            table.add_row(name, c["status"], c["health"] or "-", c["image"])
+        for name, c in sorted(report.containers.items()):
+            table.add_row(name, c.status, c.health or "-", c.image)
         console.print(table)
 
 

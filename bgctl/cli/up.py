@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import click
 import requests
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
+from bgctl.adapters.project_files import load_settings
+from bgctl.cli.output import out, progress
 from bgctl.cli.wiring import checked_stack, ensure_images, open_context
 from bgctl.adapters.compose import remove_tree
 from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, slot_service
@@ -30,7 +33,19 @@ class UpResult:
     body: str
 
 
-def up(settings: Settings, progress: Progress) -> UpResult:
+@click.command()
+def up() -> None:
+    """Start the stack; blue serves production. Returns once the ingress answers."""
+    result = run_up(load_settings(), progress)
+    verb = "already running" if result.already_running else "up"
+    out.print(
+        f"Stack {verb} in {result.seconds:.1f}s ({result.images} images): "
+        f"{result.production} serves production at {result.ingress_url}/"
+    )
+    out.print(f"  curl -i {result.ingress_url}/   → {result.body}")
+
+
+def run_up(settings: Settings, progress: Progress) -> UpResult:
     started = time.monotonic()
     stack = checked_stack(settings)
     stack.check_ports_free()

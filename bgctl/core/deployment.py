@@ -10,8 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 
-from bgctl.core.traffic import Slot, TestTrafficRule
+from bgctl.core.hooks import Hook
 from bgctl.core.stages import FINISHED, STAGES, Stage, Status
+from bgctl.core.taskdef import Revision
+from bgctl.core.traffic import Slot, TestTrafficRule
+
+# How long SCALE_UP waits for a candidate to get healthy when the record does not say (older records).
+DEFAULT_START_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,14 @@ class Deployment:
     id: str
     target: Slot
     source: Slot
-    revision: dict  # the target's Revision.to_dict()
+    # What the target runs: a task definition's revision, or None for the
+    # target's shipped revision (compose.yaml's service as it is).
+    revision: Revision | None
     test_rule: TestTrafficRule
     bake_seconds: float
-    hooks: tuple[dict, ...] = ()  # Hook.to_dict() values
+    hooks: tuple[Hook, ...] = ()
     hook_timeout: float = 60.0
+    start_timeout: float = DEFAULT_START_TIMEOUT
     alarm_5xx_percent: float | None = None
     pause_at: Stage | None = None
     status: Status = Status.IN_PROGRESS
@@ -65,7 +73,8 @@ class Deployment:
     paused: bool = False
     history: tuple[StageRecord, ...] = ()
     bake_until: float | None = None
-    bake_baseline: dict | None = None
+    # The candidate's Envoy counters when the bake began: the alarm judges only what came after.
+    bake_baseline: dict[str, int] | None = None
     hook_progress: HookProgress | None = None
     reason: str | None = None
     created: float = 0.0
@@ -83,6 +92,14 @@ class Deployment:
     @property
     def rolling_back(self) -> bool:
         return self.status in (Status.ROLLBACK_REQUESTED, Status.ROLLBACK_IN_PROGRESS)
+
+    @property
+    def shipped(self) -> bool:
+        """Whether the target runs its shipped revision rather than a task definition's."""
+        return self.revision is None
+
+    def hooks_at(self, stage: Stage) -> tuple[Hook, ...]:
+        return tuple(hook for hook in self.hooks if hook.stage == stage)
 
     def current_record(self) -> StageRecord | None:
         if self.history and self.history[-1].stage == self.stage and self.history[-1].ended is None:
@@ -115,11 +132,12 @@ class Deployment:
             "id": self.id,
             "target": self.target,
             "source": self.source,
-            "revision": self.revision,
+            "revision": self.revision.to_dict() if self.revision else None,
             "test_rule": self.test_rule.to_dict(),
             "bake_seconds": self.bake_seconds,
-            "hooks": list(self.hooks),
+            "hooks": [hook.to_dict() for hook in self.hooks],
             "hook_timeout": self.hook_timeout,
+            "start_timeout": self.start_timeout,
             "alarm_5xx_percent": self.alarm_5xx_percent,
             "pause_at": self.pause_at.value if self.pause_at else None,
             "status": self.status.value,
@@ -141,11 +159,12 @@ class Deployment:
             id=data["id"],
             target=data["target"],
             source=data["source"],
-            revision=data.get("revision") or {},
+            revision=_revision(data.get("revision")),
             test_rule=TestTrafficRule.from_dict(data["test_rule"]),
             bake_seconds=float(data["bake_seconds"]),
-            hooks=tuple(data.get("hooks", ())),
+            hooks=tuple(Hook.from_dict(h) for h in data.get("hooks", ())),
             hook_timeout=float(data.get("hook_timeout", 60.0)),
+            start_timeout=float(data.get("start_timeout", DEFAULT_START_TIMEOUT)),
             alarm_5xx_percent=data.get("alarm_5xx_percent"),
             pause_at=Stage(data["pause_at"]) if data.get("pause_at") else None,
             status=Status(data["status"]),
@@ -160,3 +179,11 @@ class Deployment:
             finished=data.get("finished"),
             rollback_history=tuple(data.get("rollback_history", ())),
         )
+
+
+def _revision(data: dict | None) -> Revision | None:
+    # Records written before the shipped revision was modelled as None kept
+    # it as a dict with "shipped": true (or as an empty dict).
+    if not data or data.get("shipped"):
+        return None
+    return Revision.from_dict(data)

@@ -13,14 +13,24 @@ import json
 import math
 import signal
 from dataclasses import dataclass
+from enum import Enum
 
 from bgctl.core.errors import InvalidInput
 from bgctl.core.stages import NO_HOOKS, Stage, hook_stage
 
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-IN_PROGRESS = "IN_PROGRESS"
-HOOK_STATUSES = (SUCCEEDED, FAILED, IN_PROGRESS)
+
+
+class HookStatus(str, Enum):
+    """A hook's `hookStatus`, spelled as ECS spells it (case matters)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    IN_PROGRESS = "IN_PROGRESS"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # ECS's default when an IN_PROGRESS answer gives no callBackDelay.
 DEFAULT_CALLBACK_DELAY = 30.0
 
@@ -61,7 +71,7 @@ def parse_hook_option(text: str) -> Hook:
 
 @dataclass(frozen=True)
 class HookAnswer:
-    status: str
+    status: HookStatus
     callback_delay: float
     details: dict | None
     reason: str
@@ -77,7 +87,7 @@ class HookRun:
 
 
 def failed_answer(reason: str) -> HookAnswer:
-    return HookAnswer(FAILED, DEFAULT_CALLBACK_DELAY, None, reason)
+    return HookAnswer(HookStatus.FAILED, DEFAULT_CALLBACK_DELAY, None, reason)
 
 
 def _last_answer(stdout: str) -> dict | None:
@@ -110,12 +120,13 @@ def _exit_reason(exit_code: int) -> str:
 def parse_hook_answer(exit_code: int, stdout: str) -> HookAnswer:
     answer = _last_answer(stdout)
     if answer is None:
-        status = SUCCEEDED if exit_code == 0 else FAILED
+        status = HookStatus.SUCCEEDED if exit_code == 0 else HookStatus.FAILED
         return HookAnswer(status, DEFAULT_CALLBACK_DELAY, None, _exit_reason(exit_code))
 
-    status = answer["hookStatus"]
-    if status not in HOOK_STATUSES:  # case matters, as in ECS
-        return failed_answer(f"invalid hookStatus {status!r}")
+    try:
+        status = HookStatus(answer["hookStatus"])  # case matters, as in ECS
+    except ValueError:
+        return failed_answer(f"invalid hookStatus {answer['hookStatus']!r}")
 
     delay = answer.get("callBackDelay")
     if delay is None:  # absent or null: ECS's default
@@ -131,7 +142,7 @@ def parse_hook_answer(exit_code: int, stdout: str) -> HookAnswer:
         return failed_answer(f"invalid hookDetails {details!r}; it must be a JSON object")
 
     reason = f"hookStatus {status}"
-    if status == IN_PROGRESS:
+    if status == HookStatus.IN_PROGRESS:
         reason += f", call back after {float(delay):g}s"
     return HookAnswer(status, float(delay), details, reason)
 
@@ -145,6 +156,7 @@ def hook_environment(
     test_header: str | None,
     test_value: str | None,
     deployment_id: str,
+    rollback: bool = False,
 ) -> dict[str, str]:
     """What a hook needs to smoke-test the candidate through the test-traffic rule.
 
@@ -159,4 +171,6 @@ def hook_environment(
         # Empty when the rule only asks for the header to be present.
         "BGCTL_TEST_HEADER_VALUE": test_value or "",
         "BGCTL_DEPLOYMENT_ID": deployment_id,
+        # ECS runs the traffic-shift hooks again during a rollback; this tells them apart.
+        "BGCTL_ROLLBACK": "1" if rollback else "",
     }

@@ -37,6 +37,9 @@ NO_HOOKS = frozenset({Stage.SCALE_UP, Stage.BAKE_TIME, Stage.CLEAN_UP})
 NO_PAUSE = NO_HOOKS | {Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT}
 # The hooks a rollback runs again, as ECS does.
 ROLLBACK_HOOK_STAGES = (Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT)
+# From the moment it is up until the old slot goes away, the candidate must stay
+# running and healthy, or the deployment rolls back (CLEAN_UP can no longer).
+CANDIDATE_WATCHED = frozenset(STAGES[STAGES.index(Stage.POST_SCALE_UP):STAGES.index(Stage.CLEAN_UP)])
 
 
 class Status(str, Enum):
@@ -65,11 +68,6 @@ def parse_stage(text: str) -> Stage:
         return Stage(name)
     except ValueError:
         raise InvalidInput(f"{text!r} is not a lifecycle stage; use one of {', '.join(STAGES)}.") from None
-
-
-def next_stage(stage: Stage) -> Stage | None:
-    index = STAGES.index(stage)
-    return STAGES[index + 1] if index + 1 < len(STAGES) else None
 
 
 def hook_stage(text: str) -> Stage:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from bgctl.core.deployment import Deployment
 from bgctl.core.errors import BgctlError
-from bgctl.core.traffic import TrafficState
+from bgctl.core.taskdef import Revision
+from bgctl.core.traffic import Slot, TrafficState
 
 SCHEMA_VERSION = 1
 DELIVERIES = ("host-rename", "container")
@@ -25,11 +26,17 @@ class State:
     delivery: str = "host-rename"
     # The deployment in progress, or the last one (kept for `status`).
     deployment: Deployment | None = None
-    # What each slot runs (Revision.to_dict()); a slot absent runs its shipped revision.
-    revisions: dict = field(default_factory=dict)
+    # What each slot runs; a slot absent runs its shipped revision.
+    revisions: dict[Slot, Revision] = field(default_factory=dict)
 
     def with_deployment(self, deployment: Deployment | None) -> "State":
         return replace(self, deployment=deployment)
+
+    def with_revision(self, slot: Slot, revision: Revision | None) -> "State":
+        revisions = {s: r for s, r in self.revisions.items() if s != slot}
+        if revision is not None:
+            revisions[slot] = revision
+        return replace(self, revisions=revisions)
 
     def with_traffic(self, traffic: TrafficState, version: str) -> "State":
         return replace(self, traffic=traffic, routes_version=version)
@@ -41,7 +48,7 @@ class State:
             "routes_version": self.routes_version,
             "delivery": self.delivery,
             "deployment": self.deployment.to_dict() if self.deployment else None,
-            "revisions": self.revisions,
+            "revisions": {slot: revision.to_dict() for slot, revision in self.revisions.items()},
         }
 
     @classmethod
@@ -54,7 +61,9 @@ class State:
             routes_version=data.get("routes_version", ""),
             delivery=delivery if delivery in DELIVERIES else "host-rename",
             deployment=Deployment.from_dict(data["deployment"]) if data.get("deployment") else None,
-            revisions=dict(data.get("revisions") or {}),
+            # Older records kept shipped revisions too, flagged "shipped".
+            revisions={slot: Revision.from_dict(r) for slot, r in (data.get("revisions") or {}).items()
+                       if r and not r.get("shipped")},
         )
 
 

@@ -9,6 +9,7 @@ sends a slot's traffic to its Envoy cluster.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from bgctl.core.hooks import Hook, HookRun
@@ -71,11 +72,16 @@ class ServiceConnect(Protocol):
 
 
 class Records(Protocol):
+    """Where the record lives; saved after every step, so that a killed bgctl resumes where it was."""
+
     def save(self, state: State) -> None: ...
 
 
 class HookRunner(Protocol):
-    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun: ...
+    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
+        """Call `hook` once; a hook that fails, hangs past `timeout` or cannot start is a FAILED
+        answer, never an exception."""
+        ...
 
 
 class RollbackRequests(Protocol):
@@ -84,3 +90,15 @@ class RollbackRequests(Protocol):
     def take(self) -> bool:
         """Whether a rollback was requested (and forget the request)."""
         ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything the engine drives, in one value (built by `cli/wiring.py`, or from fakes)."""
+
+    tasks: SlotTasks
+    service_connect: ServiceConnect
+    records: Records
+    hooks: HookRunner
+    rollback_requests: RollbackRequests
+    clock: Clock

@@ -1,0 +1,742 @@
+"""The lifecycle engine, every path, with fakes: no Docker, no Envoy, a clock whose sleep moves time.
+
+What is asserted is what a user would check: the final status and stage,
+where traffic went and in what order, which slots were started and stopped,
+which hooks were called and when.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import pytest
+
+from bgctl.core.errors import BgctlError, InvalidInput, RouteRejected
+from bgctl.core.hooks import DEFAULT_CALLBACK_DELAY, Hook, HookAnswer, HookRun, HookStatus
+from bgctl.core.services import ServiceState
+from bgctl.core.stages import STAGES, Stage, Status
+from bgctl.core.state import State
+from bgctl.core.taskdef import Revision
+from bgctl.core.traffic import TestTrafficRule, TrafficState
+from bgctl.lifecycle.deployer import DRAIN_TIMEOUT, USER_ROLLBACK, Deployer, DeployRequest
+from bgctl.lifecycle.events import Event, EventKind
+from bgctl.lifecycle.ports import Ports
+
+RULE = TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
+INGRESS = "http://127.0.0.1:8080"
+START = 1_700_000_000.0
+
+PRODUCTION_ON_BLUE = TrafficState("blue")
+TEST_WINDOW = TrafficState("blue", "green", RULE)
+PRODUCTION_ON_GREEN = TrafficState("green")
+
+REVISION = Revision(
+    family="backend-v3", container_name="api", image="nginx:alpine", command=None, entry_point=None,
+    environment=(("VERSION", "3"),), container_port=3000, port_name=None, health_check=None, cpu_units=None,
+    memory_mib=None, ignored=(), source="v3.json",
+)
+
+
+class Crash(Exception):
+    """bgctl killed at this point (kill -9): nothing after it runs, the record is what was saved."""
+
+
+# -- fakes -----------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = START
+        self._due: list[tuple[float, Callable[[], None]]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.t += seconds
+        for entry in [e for e in self._due if e[0] <= self.t]:
+            self._due.remove(entry)
+            entry[1]()
+
+    def after(self, seconds: float, action: Callable[[], None]) -> None:
+        self._due.append((self.t + seconds, action))
+
+
+def running(slot: str, health: str | None = "healthy") -> ServiceState:
+    return ServiceState(f"backend-{slot}", "running", health, f"p-backend-{slot}-1", "nginx")
+
+
+class FakeWatch:
+    def __init__(self, slot: str) -> None:
+        self.slot = slot
+        self.noticed: str | None = None
+        self.closed = False
+
+    def problem(self) -> str | None:
+        return self.noticed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeTasks:
+    def __init__(self) -> None:
+        self.tasks: dict[str, ServiceState] = {"blue": running("blue")}
+        self.calls: list[tuple[str, str]] = []
+        self.revisions: dict[str, Revision | None] = {}
+        self.watches: list[FakeWatch] = []
+        self.never_healthy: set[str] = set()
+        self.cannot_start: set[str] = set()
+        self.crash_after_stop: set[str] = set()
+
+    def state(self, slot: str) -> ServiceState | None:
+        return self.tasks.get(slot)
+
+    def start(self, slot: str, revision: Revision | None, *, timeout: float) -> tuple[str, ...]:
+        self.calls.append(("start", slot))
+        if slot in self.cannot_start:
+            raise BgctlError(f"Docker could not start backend-{slot}: no such image")
+        if slot in self.never_healthy:
+            self.tasks[slot] = running(slot, "unhealthy")
+            raise BgctlError(f"backend-{slot} was not healthy within {timeout:g}s")
+        self.tasks[slot] = running(slot)
+        self.revisions[slot] = revision
+        return (f"10.0.0.{len(self.calls)}",)
+
+    def stop(self, slot: str, *, timeout: float) -> None:
+        self.calls.append(("stop", slot))
+        if slot in self.tasks:
+            self.tasks[slot] = replace(self.tasks[slot], status="exited", health=None)
+        if slot in self.crash_after_stop:
+            self.crash_after_stop.discard(slot)
+            raise Crash(f"killed right after stopping {slot}")
+
+    def watch(self, slot: str) -> FakeWatch:
+        watch = FakeWatch(slot)
+        self.watches.append(watch)
+        return watch
+
+    def kill(self, slot: str) -> None:
+        """`docker kill`: the task dies, and the event stream says so."""
+        self.tasks[slot] = replace(self.tasks[slot], status="exited", health=None)
+        self._notify(slot, f"backend-{slot}'s container stopped (exit code 137).")
+
+    def sicken(self, slot: str) -> None:
+        self.tasks[slot] = replace(self.tasks[slot], health="unhealthy")
+        self._notify(slot, f"backend-{slot}'s container turned unhealthy.")
+
+    def _notify(self, slot: str, sentence: str) -> None:
+        for watch in self.watches:
+            if watch.slot == slot and not watch.closed:
+                watch.noticed = sentence
+
+    def running(self) -> set[str]:
+        return {slot for slot, task in self.tasks.items() if task.status == "running"}
+
+
+class FakeServiceConnect:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.applied: list[TrafficState] = []
+        self.registered: list[tuple[str, tuple[str, ...]]] = []
+        self.reject_at: set[Stage] = set()
+        self.crash_at: set[Stage] = set()
+        self.counts: dict[str, dict[str, int]] = {}
+        self.active_until: dict[str, float] = {}
+        self._version = 0
+
+    def apply(self, state: State, traffic: TrafficState) -> State:
+        d = state.deployment
+        stage = d.stage if d is not None and not d.rolling_back else None
+        if stage in self.reject_at:
+            raise RouteRejected(f"v{self._version + 1}", "no such field: 'domainz'")
+        self._version += 1
+        self.applied.append(traffic)
+        if stage in self.crash_at:
+            self.crash_at.discard(stage)
+            raise Crash(f"killed after publishing at {stage}, before recording it")
+        return state.with_traffic(traffic, f"v{self._version}")
+
+    def register(self, slot: str, addresses: tuple[str, ...], *, timeout: float) -> None:
+        self.registered.append((slot, addresses))
+
+    def counters(self, slot: str) -> dict[str, int]:
+        active = 1 if self.clock.now() < self.active_until.get(slot, 0.0) else 0
+        return {"upstream_rq_total": 0, "upstream_rq_5xx": 0, **self.counts.get(slot, {}),
+                "upstream_rq_active": active}
+
+
+class FakeRecords:
+    def __init__(self) -> None:
+        self.saved: State | None = None
+        self.saves = 0
+
+    def save(self, state: State) -> None:
+        # Through JSON, as the state file does: what a new bgctl would read back.
+        self.saved = State.from_dict(json.loads(json.dumps(state.to_dict())))
+        self.saves += 1
+
+
+@dataclass
+class HookCallRecord:
+    stage: Stage
+    command: str
+    rollback: bool
+    details: dict | None
+    at: float
+    timeout: float
+
+
+class FakeHooks:
+    """Answers from a script per command (default: SUCCEEDED); "hang" runs into the time limit."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.script: dict[str, list] = {}
+        self.calls: list[HookCallRecord] = []
+
+    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
+        assert env["BGCTL_STAGE"] == hook.stage.value and env["BGCTL_TARGET_SLOT"] == "green"
+        self.calls.append(HookCallRecord(hook.stage, hook.command, env["BGCTL_ROLLBACK"] == "1", details,
+                                         self.clock.now(), timeout))
+        queued = self.script.get(hook.command, [])
+        answer = queued.pop(0) if queued else HookAnswer(HookStatus.SUCCEEDED, DEFAULT_CALLBACK_DELAY, None,
+                                                         "exit status 0")
+        if answer == "crash":
+            raise Crash(f"killed while {hook.command} ran")
+        if answer == "hang":
+            self.clock.t += timeout
+            answer = HookAnswer(HookStatus.FAILED, DEFAULT_CALLBACK_DELAY, None, f"timed out after {timeout:g}s")
+        return HookRun(answer, 0, "", "", 0.01)
+
+    def called(self) -> list[tuple[str, str, bool]]:
+        return [(c.stage.value, c.command, c.rollback) for c in self.calls]
+
+
+class FakeRollbackRequests:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def take(self) -> bool:
+        requested, self.requested = self.requested, False
+        return requested
+
+
+@dataclass
+class World:
+    clock: FakeClock = field(default_factory=FakeClock)
+    tasks: FakeTasks = field(default_factory=FakeTasks)
+    records: FakeRecords = field(default_factory=FakeRecords)
+    requests: FakeRollbackRequests = field(default_factory=FakeRollbackRequests)
+    events: list[Event] = field(default_factory=list)
+    reactions: list[tuple[EventKind, Stage | None, Callable[[], None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.connect = FakeServiceConnect(self.clock)
+        self.hooks = FakeHooks(self.clock)
+        self.records.save(State(PRODUCTION_ON_BLUE, routes_version="v0"))
+
+    def deployer(self) -> Deployer:
+        """A bgctl started now: it knows only the saved record."""
+        ports = Ports(tasks=self.tasks, service_connect=self.connect, records=self.records, hooks=self.hooks,
+                      rollback_requests=self.requests, clock=self.clock)
+        assert self.records.saved is not None
+        return Deployer(self.records.saved, ports, ingress_url=INGRESS, observer=self._observe)
+
+    def on(self, kind: EventKind, stage: Stage | None, action: Callable[[], None]) -> None:
+        """Do `action` once, when the engine reports `kind` at `stage`."""
+        self.reactions.append((kind, stage, action))
+
+    def crash_on(self, kind: EventKind, stage: Stage) -> None:
+        def crash() -> None:
+            raise Crash(f"killed at {kind.value} {stage}")
+        self.on(kind, stage, crash)
+
+    def _observe(self, event: Event) -> None:
+        self.events.append(event)
+        for reaction in list(self.reactions):
+            kind, stage, action = reaction
+            if event.kind == kind and event.stage == stage:
+                self.reactions.remove(reaction)
+                action()
+
+    @property
+    def record(self):
+        assert self.records.saved is not None and self.records.saved.deployment is not None
+        return self.records.saved.deployment
+
+    def stages(self, kind: EventKind = EventKind.STAGE_STARTED) -> list[Stage]:
+        return [e.stage for e in self.events if e.kind == kind]  # type: ignore[misc]
+
+
+def request(**overrides) -> DeployRequest:
+    fields = dict(target="green", revision=None, test_rule=RULE, bake_seconds=60.0, hook_timeout=5.0)
+    fields.update(overrides)
+    return DeployRequest(**fields)
+
+
+def deploy(world: World, **overrides):
+    return world.deployer().start(request(**overrides))
+
+
+def without_repeats(applied: list[TrafficState]) -> list[TrafficState]:
+    """What Envoy served in turn (the real adapter does not republish what is live)."""
+    return [t for i, t in enumerate(applied) if i == 0 or applied[i - 1] != t]
+
+
+def assert_rolled_back(world: World, d, *, stage: Stage, reason: str) -> None:
+    assert d.status == Status.ROLLBACK_SUCCESSFUL, d.reason
+    assert d.stage == stage
+    assert reason in (d.reason or "")
+    assert world.record == d
+    assert world.records.saved.traffic == PRODUCTION_ON_BLUE  # type: ignore[union-attr]
+    assert world.connect.applied[-1] == PRODUCTION_ON_BLUE
+    assert world.tasks.running() == {"blue"}
+    assert all(w.closed for w in world.tasks.watches)
+
+
+# -- success -------------------------------------------------------------------------------
+
+
+def test_a_deployment_goes_through_the_eleven_stages_and_green_serves():
+    world = World()
+    d = deploy(world)
+    assert d.status == Status.SUCCESSFUL and d.finished is not None
+    assert world.stages() == list(STAGES) == world.stages(EventKind.STAGE_ENDED)
+    assert [r.stage for r in d.history] == list(STAGES) and all(r.ended is not None for r in d.history)
+    assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
+    assert world.tasks.calls == [("start", "green"), ("stop", "blue")]
+    assert world.connect.registered == [("green", ("10.0.0.1",))]
+    assert world.tasks.running() == {"green"}
+    saved = world.records.saved
+    assert saved.traffic == PRODUCTION_ON_GREEN and saved.deployment == d  # type: ignore[union-attr]
+    assert [e.kind for e in world.events][-1] == EventKind.FINISHED
+    assert all(w.closed for w in world.tasks.watches)
+
+
+def test_the_bake_lasts_its_time_on_the_clock_and_reports_once_a_second():
+    world = World()
+    d = deploy(world, bake_seconds=300.0)
+    bake = next(r for r in d.history if r.stage == Stage.BAKE_TIME)
+    assert 300.0 <= bake.ended - bake.started < 300.2  # type: ignore[operator]
+    remaining = [e.bake.remaining for e in world.events if e.kind == EventKind.BAKING]  # type: ignore[union-attr]
+    assert remaining[0] == 300.0 and remaining[-1] == 0.0
+    assert 300 <= len(remaining) <= 302
+
+
+def test_a_task_definition_revision_is_what_the_target_runs_and_is_recorded():
+    world = World()
+    d = deploy(world, revision=REVISION)
+    assert d.status == Status.SUCCESSFUL
+    assert world.tasks.revisions["green"] == REVISION
+    assert world.records.saved.revisions == {"green": REVISION}  # type: ignore[union-attr]
+
+
+def test_the_shipped_revision_is_started_as_none_and_leaves_no_revision_recorded():
+    world = World()
+    world.records.save(replace(world.records.saved, revisions={"green": REVISION}))  # type: ignore[arg-type]
+    deploy(world)
+    assert world.tasks.revisions["green"] is None
+    assert world.records.saved.revisions == {}  # type: ignore[union-attr]
+
+
+def test_the_old_slot_is_stopped_only_once_envoy_has_no_request_in_flight_to_it():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.CLEAN_UP, lambda: world.connect.active_until.update(
+        blue=world.clock.now() + 4.0))
+    d = deploy(world)
+    clean_up = next(r for r in d.history if r.stage == Stage.CLEAN_UP)
+    assert 4.0 <= clean_up.ended - clean_up.started < 4.2  # type: ignore[operator]
+
+
+def test_a_drain_that_never_ends_is_cut_short():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.CLEAN_UP, lambda: world.connect.active_until.update(blue=float("inf")))
+    d = deploy(world)
+    assert d.status == Status.SUCCESSFUL
+    clean_up = next(r for r in d.history if r.stage == Stage.CLEAN_UP)
+    assert DRAIN_TIMEOUT <= clean_up.ended - clean_up.started < DRAIN_TIMEOUT + 0.2  # type: ignore[operator]
+    assert ("stop", "blue") in world.tasks.calls
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+
+def test_deploying_the_production_slot_is_refused_and_nothing_changes():
+    world = World()
+    saves = world.records.saves
+    with pytest.raises(InvalidInput, match="blue already serves production; deploy the other slot."):
+        deploy(world, target="blue")
+    assert world.records.saves == saves and world.tasks.calls == []
+
+
+def test_a_second_deployment_while_one_is_in_progress_is_refused():
+    world = World()
+    deploy(world, pause_at=Stage.POST_SCALE_UP)
+    with pytest.raises(InvalidInput, match="already in progress"):
+        deploy(world)
+
+
+def test_a_production_slot_that_is_not_serving_is_refused():
+    world = World()
+    world.tasks.tasks["blue"] = running("blue", "unhealthy")
+    with pytest.raises(BgctlError, match="not running and healthy"):
+        deploy(world)
+    assert world.tasks.calls == []
+
+
+@pytest.mark.parametrize("verb, call", [("continue", Deployer.resume), ("roll back", Deployer.roll_back)])
+def test_continue_and_rollback_without_a_deployment_are_refused(verb, call):
+    with pytest.raises(InvalidInput, match=f"Nothing to {verb}: no deployment is in progress."):
+        call(World().deployer())
+
+
+# -- pause and continue -------------------------------------------------------------------------
+
+
+def test_pause_in_the_test_window_then_continue():
+    world = World()
+    paused = deploy(world, pause_at=Stage.POST_TEST_TRAFFIC_SHIFT)
+    assert (paused.status, paused.stage, paused.paused) == (Status.IN_PROGRESS, Stage.POST_TEST_TRAFFIC_SHIFT, True)
+    assert world.records.saved.traffic == TEST_WINDOW  # type: ignore[union-attr]
+    assert world.tasks.running() == {"blue", "green"}
+    assert world.events[-1].kind == EventKind.PAUSED
+    assert all(w.closed for w in world.tasks.watches)
+
+    world.clock.t += 3600  # however long the user takes
+    done = world.deployer().resume()
+    assert done.status == Status.SUCCESSFUL and not done.paused and done.pause_at is None
+    assert "Resuming after POST_TEST_TRAFFIC_SHIFT." in [e.message for e in world.events]
+    assert world.stages() == list(STAGES)  # each stage started once
+    assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
+
+
+def test_a_candidate_that_died_during_the_pause_rolls_back_on_continue():
+    world = World()
+    deploy(world, pause_at=Stage.POST_TEST_TRAFFIC_SHIFT)
+    world.tasks.tasks["green"] = replace(world.tasks.tasks["green"], status="exited")
+    d = world.deployer().resume()
+    assert_rolled_back(world, d, stage=Stage.PRE_PRODUCTION_TRAFFIC_SHIFT,
+                       reason="The candidate green stopped (exited) before CLEAN_UP.")
+
+
+# -- automatic rollback -------------------------------------------------------------------------
+
+
+def test_a_candidate_that_never_gets_healthy_rolls_back_and_never_gets_traffic():
+    world = World()
+    world.tasks.never_healthy.add("green")
+    d = deploy(world)
+    assert_rolled_back(world, d, stage=Stage.SCALE_UP, reason="The candidate green never became healthy")
+    assert set(world.connect.applied) == {PRODUCTION_ON_BLUE}
+    assert ("stop", "green") in world.tasks.calls
+
+
+@pytest.mark.parametrize("stage", [Stage.POST_SCALE_UP, Stage.POST_TEST_TRAFFIC_SHIFT, Stage.BAKE_TIME])
+def test_a_candidate_killed_while_watched_rolls_back(stage):
+    world = World()
+    # A hook that keeps the stage busy, so the death comes while the engine waits.
+    script = [HookAnswer(HookStatus.IN_PROGRESS, 10.0, None, "wait")] * 3
+    world.hooks.script["slow"] = list(script)
+    hooks = () if stage == Stage.BAKE_TIME else (Hook(stage, "slow"),)
+    world.on(EventKind.STAGE_STARTED, stage, lambda: world.clock.after(2.5, lambda: world.tasks.kill("green")))
+    d = deploy(world, hooks=hooks)
+    assert_rolled_back(world, d, stage=stage, reason="The candidate green stopped (exited) before CLEAN_UP.")
+    rolled_back = next(e for e in world.events if e.kind == EventKind.ROLLING_BACK)
+    assert rolled_back.message == "The candidate green stopped (exited) before CLEAN_UP."
+
+
+def test_a_candidate_that_turns_unhealthy_during_bake_rolls_back_at_once():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(5.0, lambda: world.tasks.sicken("green")))
+    d = deploy(world, bake_seconds=300.0)
+    assert_rolled_back(world, d, stage=Stage.BAKE_TIME, reason="The candidate green turned unhealthy.")
+    assert d.finished - d.bake_until < -290  # type: ignore[operator]  # not at the end of the bake
+    assert world.connect.applied[-2:] == [PRODUCTION_ON_GREEN, PRODUCTION_ON_BLUE]
+
+
+def test_a_failing_hook_rolls_back_and_the_traffic_shift_hooks_run_again():
+    world = World()
+    world.hooks.script["smoke"] = [HookAnswer(HookStatus.FAILED, 30.0, None, "exit status 3")]
+    hooks = (Hook(Stage.TEST_TRAFFIC_SHIFT, "record"), Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "record"),
+             Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "smoke"))
+    d = deploy(world, hooks=hooks)
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT,
+                       reason="The POST_TEST_TRAFFIC_SHIFT hook `smoke` failed (exit status 3).")
+    assert world.hooks.called() == [
+        ("TEST_TRAFFIC_SHIFT", "record", False),
+        ("POST_TEST_TRAFFIC_SHIFT", "smoke", False),
+        ("TEST_TRAFFIC_SHIFT", "record", True),
+        ("PRODUCTION_TRAFFIC_SHIFT", "record", True),
+    ]
+    assert PRODUCTION_ON_GREEN not in world.connect.applied
+
+
+def test_a_hook_that_hangs_past_its_time_limit_rolls_back():
+    world = World()
+    world.hooks.script["hang"] = ["hang"]
+    d = deploy(world, hooks=(Hook(Stage.PRE_SCALE_UP, "hang"),), hook_timeout=7.0)
+    assert_rolled_back(world, d, stage=Stage.PRE_SCALE_UP, reason="timed out after 7s")
+    assert world.hooks.calls[0].timeout == 7.0
+    assert ("start", "green") not in world.tasks.calls
+
+
+def test_an_in_progress_hook_is_called_again_after_its_delay_with_its_details():
+    world = World()
+    world.hooks.script["check"] = [
+        HookAnswer(HookStatus.IN_PROGRESS, 7.0, {"checks": 1}, "call back after 7s"),
+        HookAnswer(HookStatus.IN_PROGRESS, 3.0, {"checks": 2}, "call back after 3s"),
+    ]
+    d = deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "check"), Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "next")))
+    assert d.status == Status.SUCCESSFUL
+    calls = world.hooks.calls
+    assert [(c.command, c.details) for c in calls] == [
+        ("check", None), ("check", {"checks": 1}), ("check", {"checks": 2}), ("next", None)]
+    assert 7.0 <= calls[1].at - calls[0].at < 7.2
+    assert 3.0 <= calls[2].at - calls[1].at < 3.2
+    assert calls[3].at == calls[2].at
+
+
+def test_an_in_progress_hook_without_a_delay_waits_ecs_default_30s():
+    world = World()
+    world.hooks.script["check"] = [HookAnswer(HookStatus.IN_PROGRESS, DEFAULT_CALLBACK_DELAY, None, "later")]
+    deploy(world, hooks=(Hook(Stage.PRE_SCALE_UP, "check"),))
+    first, second = world.hooks.calls
+    assert 30.0 <= second.at - first.at < 30.2
+
+
+@pytest.mark.parametrize("stage", [Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT])
+def test_a_route_file_envoy_rejects_rolls_back(stage):
+    world = World()
+    world.connect.reject_at.add(stage)
+    d = deploy(world)
+    assert_rolled_back(world, d, stage=stage, reason="Envoy rejected routes")
+    assert "no such field: 'domainz'" in (d.reason or "")
+    assert PRODUCTION_ON_GREEN not in world.connect.applied
+    assert (TEST_WINDOW in world.connect.applied) == (stage == Stage.PRODUCTION_TRAFFIC_SHIFT)
+
+
+def test_a_5xx_alarm_during_bake_rolls_back():
+    world = World()
+    world.connect.counts["green"] = {"upstream_rq_total": 1000, "upstream_rq_5xx": 900}  # before the bake: ignored
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(
+        3.5, lambda: world.connect.counts.update(green={"upstream_rq_total": 1100, "upstream_rq_5xx": 920})))
+    d = deploy(world, bake_seconds=120.0, alarm_5xx_percent=10.0)
+    assert_rolled_back(world, d, stage=Stage.BAKE_TIME,
+                       reason="Alarm: 20 of 100 responses from green during bake were 5xx (20.0%, above 10%).")
+
+
+def test_5xx_below_the_alarm_threshold_does_not_roll_back():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(
+        3.5, lambda: world.connect.counts.update(green={"upstream_rq_total": 100, "upstream_rq_5xx": 5})))
+    assert deploy(world, bake_seconds=20.0, alarm_5xx_percent=10.0).status == Status.SUCCESSFUL
+
+
+# -- user rollback ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES[:-1], ids=str)
+def test_a_user_rollback_requested_before_a_stage_rolls_back_there(stage):
+    world = World()
+    index = STAGES.index(stage)
+    if index == 0:
+        world.requests.requested = True
+    else:
+        world.on(EventKind.STAGE_ENDED, STAGES[index - 1], lambda: setattr(world.requests, "requested", True))
+    d = deploy(world)
+    assert_rolled_back(world, d, stage=stage, reason=USER_ROLLBACK)
+    assert d.reason == USER_ROLLBACK
+    assert stage not in world.stages()  # asked for before it began: it never did
+
+
+def test_a_user_rollback_during_bake_does_not_wait_for_the_bake():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME,
+             lambda: world.clock.after(2.0, lambda: setattr(world.requests, "requested", True)))
+    d = deploy(world, bake_seconds=300.0)
+    assert_rolled_back(world, d, stage=Stage.BAKE_TIME, reason=USER_ROLLBACK)
+    assert d.finished - d.bake_until < -295  # type: ignore[operator]
+
+
+def test_a_user_rollback_while_a_hook_waits_to_be_called_again():
+    world = World()
+    world.hooks.script["check"] = [HookAnswer(HookStatus.IN_PROGRESS, 60.0, None, "later")]
+    world.on(EventKind.HOOK_CALLED, Stage.POST_SCALE_UP,
+             lambda: world.clock.after(1.0, lambda: setattr(world.requests, "requested", True)))
+    d = deploy(world, hooks=(Hook(Stage.POST_SCALE_UP, "check"),))
+    assert_rolled_back(world, d, stage=Stage.POST_SCALE_UP, reason=USER_ROLLBACK)
+    assert len(world.hooks.calls) == 1
+
+
+@pytest.mark.parametrize("stage", [Stage.RECONCILE_SERVICE, Stage.POST_SCALE_UP, Stage.POST_TEST_TRAFFIC_SHIFT,
+                                   Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, Stage.POST_PRODUCTION_TRAFFIC_SHIFT], ids=str)
+def test_rollback_from_a_pause(stage):
+    world = World()
+    hooks = (Hook(Stage.TEST_TRAFFIC_SHIFT, "shift"), Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "shift"))
+    deploy(world, pause_at=stage, hooks=hooks)
+    d = world.deployer().roll_back()
+    assert_rolled_back(world, d, stage=stage, reason=USER_ROLLBACK)
+    assert [call for call in world.hooks.called() if call[2]] == [
+        ("TEST_TRAFFIC_SHIFT", "shift", True), ("PRODUCTION_TRAFFIC_SHIFT", "shift", True)]
+
+
+# -- rollback troubles -----------------------------------------------------------------------------
+
+
+def test_a_rollback_after_clean_up_stopped_the_old_slot_starts_it_again():
+    world = World()
+    world.tasks.crash_after_stop.add("blue")
+    with pytest.raises(Crash):
+        deploy(world)
+    assert world.tasks.running() == {"green"}
+    assert world.record.stage == Stage.CLEAN_UP
+    before = len(world.tasks.calls)
+    d = world.deployer().roll_back()
+    assert_rolled_back(world, d, stage=Stage.CLEAN_UP, reason=USER_ROLLBACK)
+    assert world.tasks.calls[before:] == [("start", "blue"), ("stop", "green")]
+    assert world.connect.registered[-1][0] == "blue"
+    assert "Starting blue again." in [e.message for e in world.events]
+
+
+def test_a_rollback_that_cannot_restore_the_old_slot_fails():
+    world = World()
+    world.tasks.crash_after_stop.add("blue")
+    with pytest.raises(Crash):
+        deploy(world)
+    world.tasks.cannot_start.add("blue")
+    d = world.deployer().roll_back()
+    assert d.status == Status.ROLLBACK_FAILED
+    assert d.reason == (f"{USER_ROLLBACK}; the rollback could not restore blue: "
+                        "Docker could not start backend-blue: no such image")
+    assert world.records.saved.traffic == PRODUCTION_ON_GREEN  # type: ignore[union-attr]
+
+
+def test_a_rollback_hook_that_fails_makes_the_rollback_failed_but_traffic_is_back():
+    world = World()
+    world.hooks.script["shift"] = [HookAnswer(HookStatus.SUCCEEDED, 30.0, None, "ok"),
+                                   HookAnswer(HookStatus.FAILED, 30.0, None, "exit status 1")]
+    deploy(world, pause_at=Stage.POST_TEST_TRAFFIC_SHIFT, hooks=(Hook(Stage.TEST_TRAFFIC_SHIFT, "shift"),))
+    d = world.deployer().roll_back()
+    assert d.status == Status.ROLLBACK_FAILED
+    assert d.rollback_history == ("The TEST_TRAFFIC_SHIFT hook `shift` failed during the rollback (exit status 1).",)
+    assert world.records.saved.traffic == PRODUCTION_ON_BLUE  # type: ignore[union-attr]
+    assert world.tasks.running() == {"blue"}
+
+
+def test_an_in_progress_rollback_hook_is_called_again_after_its_delay():
+    world = World()
+    world.hooks.script["shift"] = [HookAnswer(HookStatus.SUCCEEDED, 30.0, None, "ok"),
+                                   HookAnswer(HookStatus.IN_PROGRESS, 4.0, {"n": 1}, "later")]
+    deploy(world, pause_at=Stage.POST_TEST_TRAFFIC_SHIFT, hooks=(Hook(Stage.TEST_TRAFFIC_SHIFT, "shift"),))
+    d = world.deployer().roll_back()
+    assert d.status == Status.ROLLBACK_SUCCESSFUL
+    first, second = world.hooks.calls[1:]
+    assert (first.rollback, second.rollback, second.details) == (True, True, {"n": 1})
+    assert 4.0 <= second.at - first.at < 4.2
+
+
+# -- resume after a crash -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [EventKind.STAGE_STARTED, EventKind.STAGE_ENDED])
+@pytest.mark.parametrize("stage", STAGES, ids=str)
+def test_killed_at_any_stage_then_continue_finishes_the_deployment(stage, kind):
+    world = World()
+    hooks = tuple(Hook(s, "hook") for s in (Stage.PRE_SCALE_UP, Stage.POST_TEST_TRAFFIC_SHIFT))
+    world.crash_on(kind, stage)
+    with pytest.raises(Crash):
+        deploy(world, hooks=hooks, bake_seconds=30.0)
+    if kind == EventKind.STAGE_ENDED and stage == Stage.CLEAN_UP:
+        assert world.record.status == Status.SUCCESSFUL  # recorded before it was said
+        return
+    # A stage that ended was recorded with the next one: that one is where bgctl goes on.
+    resumes_at = stage if kind == EventKind.STAGE_STARTED else STAGES[STAGES.index(stage) + 1]
+    assert world.record.stage == resumes_at and world.record.status == Status.IN_PROGRESS
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    assert world.records.saved.traffic == PRODUCTION_ON_GREEN  # type: ignore[union-attr]
+    assert world.tasks.running() == {"green"}
+    assert [r.stage for r in d.history] == list(STAGES)
+    assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
+    assert f"Resuming an interrupted deployment at {resumes_at}." in [e.message for e in world.events]
+    # A hook that answered SUCCEEDED before the crash is not called again, unless its stage had not ended.
+    calls = [c.stage for c in world.hooks.calls]
+    assert calls.count(Stage.PRE_SCALE_UP) == 1 and calls.count(Stage.POST_TEST_TRAFFIC_SHIFT) == 1
+
+
+@pytest.mark.parametrize("stage", [Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT, Stage.RECONCILE_SERVICE])
+def test_killed_after_publishing_but_before_recording_continue_publishes_again(stage):
+    world = World()
+    world.connect.crash_at.add(stage)
+    with pytest.raises(Crash):
+        deploy(world)
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    assert world.records.saved.traffic == PRODUCTION_ON_GREEN  # type: ignore[union-attr]
+
+
+def test_killed_during_bake_then_continue_bakes_only_what_is_left():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(40.0, lambda: (_ for _ in ()).throw(
+        Crash("killed during bake"))))
+    with pytest.raises(Crash):
+        deploy(world, bake_seconds=100.0)
+    world.clock.t += 25.0  # bgctl was down for a while
+    resumed_at = world.clock.now()
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    bake = next(r for r in d.history if r.stage == Stage.BAKE_TIME)
+    assert 100.0 <= bake.ended - bake.started < 100.2  # type: ignore[operator]  # the first start is kept
+    assert 34.5 <= bake.ended - resumed_at < 35.2  # type: ignore[operator]  # not another 100 s
+
+
+def test_killed_while_a_hook_waits_to_be_called_again_then_continue_waits_only_what_is_left():
+    world = World()
+    world.hooks.script["check"] = [HookAnswer(HookStatus.IN_PROGRESS, 20.0, {"checks": 1}, "later")]
+    world.on(EventKind.HOOK_CALLED, Stage.POST_TEST_TRAFFIC_SHIFT,
+             lambda: world.clock.after(5.0, lambda: (_ for _ in ()).throw(Crash("killed while waiting"))))
+    with pytest.raises(Crash):
+        deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "check"),))
+    world.clock.t += 3.0
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    first, second = world.hooks.calls
+    assert second.details == {"checks": 1}
+    assert 20.0 <= second.at - first.at < 20.2
+
+
+def test_killed_while_a_hook_runs_then_continue_calls_it_again():
+    world = World()
+    world.hooks.script["check"] = ["crash"]
+    with pytest.raises(Crash):
+        deploy(world, hooks=(Hook(Stage.POST_SCALE_UP, "check"),))
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    assert [c.command for c in world.hooks.calls] == ["check", "check"]
+
+
+def test_a_candidate_that_died_while_bgctl_was_down_rolls_back_on_continue():
+    world = World()
+    world.crash_on(EventKind.STAGE_STARTED, Stage.POST_TEST_TRAFFIC_SHIFT)
+    with pytest.raises(Crash):
+        deploy(world)
+    world.tasks.tasks["green"] = replace(world.tasks.tasks["green"], status="exited")
+    d = world.deployer().resume()
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT,
+                       reason="The candidate green stopped (exited) before CLEAN_UP.")
+
+
+def test_killed_during_a_rollback_then_continue_finishes_the_rollback():
+    world = World()
+    world.hooks.script["shift"] = [HookAnswer(HookStatus.SUCCEEDED, 30.0, None, "ok"), "crash"]
+    deploy(world, pause_at=Stage.POST_TEST_TRAFFIC_SHIFT, hooks=(Hook(Stage.TEST_TRAFFIC_SHIFT, "shift"),))
+    with pytest.raises(Crash):
+        world.deployer().roll_back()
+    assert world.record.status == Status.ROLLBACK_IN_PROGRESS
+    d = world.deployer().resume()
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason=USER_ROLLBACK)
+    assert [c.rollback for c in world.hooks.calls] == [False, True, True]
