@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import click
@@ -71,11 +72,20 @@ def run_demo(settings: Settings, console: Console, printer: Observer, *, bake_ti
     say(f"\n[bold]2. Background traffic[/bold]: {clients} clients (half keep-alive, half a new connection "
         "per request), no test header, for the whole deployment.")
     with Traffic(settings.ingress_url, clients) as traffic:
+        # Every phase gets a row, even one too short for a request to start in it
+        # (a route switch takes milliseconds).
+        phases = [traffic.label]
+
+        def phase(name: str) -> None:
+            traffic.label = name
+            if name not in phases:
+                phases.append(name)
+
         def observer(event: Event) -> None:
             if event.kind == EventKind.STAGE_STARTED and event.stage is not None:
-                traffic.label = event.stage.value
+                phase(event.stage.value)
             elif event.kind == EventKind.FINISHED:
-                traffic.label = "after"
+                phase("after")
             printer(event)
 
         say(f"\n[bold]3. Deploy {target}[/bold] (ECS blue/green), pausing in the test window "
@@ -84,17 +94,17 @@ def run_demo(settings: Settings, console: Console, printer: Observer, *, bake_ti
                                                     pause_at=Stage.POST_TEST_TRAFFIC_SHIFT.value),
                             observer=observer, progress=progress, warn=warn)
         if paused.status != Status.IN_PROGRESS:
-            return _summary(console, traffic, paused)
-        traffic.label = "paused (test window)"
+            return _summary(console, traffic, paused, phases)
+        phase("paused (test window)")
         say("\n[bold]4. The test window[/bold]: the seed's two curls, side by side.")
         # Wide enough for both columns whole, even when not printing to a terminal.
         console.print(_side_by_side(url, header), width=max(console.width, 120))
         say(f"\n[bold]5. Cut over[/bold]: production traffic to {target}, bake {bake_time} "
             f"({production} stays up so a rollback would be instant), clean up.")
         finished = run_continue(settings, observer=observer, progress=progress, warn=warn)
-        traffic.label = "after"
+        phase("after")
         time.sleep(1.0)  # a little traffic after the deployment, for the table
-    return _summary(console, traffic, finished)
+    return _summary(console, traffic, finished, phases)
 
 
 def _side_by_side(url: str, header: dict[str, str]) -> Table:
@@ -120,11 +130,13 @@ def _transcript(response: requests.Response) -> list[tuple[str, str]]:
     ]
 
 
-def _summary(console: Console, traffic: Traffic, deployment: Deployment) -> DemoResult:
+def _summary(console: Console, traffic: Traffic, deployment: Deployment, phases: list[str]) -> DemoResult:
     table = Table(title="Requests through the ingress, by the stage in which they started")
     for column in ("stage", "blue", "green", "failed"):
         table.add_column(column, justify="left" if column == "stage" else "right")
-    for label, counts in traffic.by_label().items():
+    seen = traffic.by_label()
+    for label in phases + [label for label in seen if label not in phases]:
+        counts = seen.get(label, Counter())
         table.add_row(label, str(counts.get("blue", 0)), str(counts.get("green", 0)),
                       str(counts.get("failed", 0) + counts.get("other", 0)))
     console.print()
