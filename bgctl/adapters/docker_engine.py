@@ -180,14 +180,14 @@ class EventFeed:
     """Docker's event stream for some containers, read by a daemon thread into a queue.
 
     Subscribed when constructed, so an event caused after the constructor
-    returns is never missed. `since` replays the moment between the request
-    and the daemon's subscription (the engine sends the response headers
-    first). The thread is a daemon: it never holds up exit.
+    returns is never missed. (Not `since`: that would replay the same
+    container's events from before a restart, which look just like new
+    ones.) The thread is a daemon: it never holds up exit.
     """
 
     def __init__(self, api: docker.APIClient, filters: dict) -> None:
         self._events: queue.Queue[dict | None] = queue.Queue()
-        self._stream = api.events(since=f"{time.time() - 0.5:.9f}", filters=filters, decode=True)
+        self._stream = api.events(filters=filters, decode=True)
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True, name="docker-events")
         self._thread.start()

@@ -98,6 +98,11 @@ class DockerSlotTasks:
                 return
             linger = min(self.linger, timeout)
             if _wait_for(feed, container, ("die",), time.monotonic() + linger) is not None:
+                # The die event comes while the engine is still tearing the
+                # container down; its list (what `compose up` reads) says
+                # "running" until then, and a start right after would be
+                # taken for a no-op. An inspect waits for the teardown.
+                self.engine.api.inspect_container(container)
                 return
         finally:
             feed.close()
