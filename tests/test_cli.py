@@ -45,5 +45,5 @@ def test_outside_the_repository(tmp_path):
 def test_help_lists_the_contract():
     result = bgctl("--help")
     assert result.returncode == 0
-    for verb in ("up", "status", "down", "images"):
+    for verb in ("up", "status", "deploy", "continue", "rollback", "demo", "down", "images"):
         assert f"  {verb} " in result.stdout

@@ -43,6 +43,12 @@ class Crash(Exception):
     """bgctl killed at this point (kill -9): nothing after it runs, the record is what was saved."""
 
 
+def crash(why: str) -> Callable[[], None]:
+    def action() -> None:
+        raise Crash(why)
+    return action
+
+
 # -- fakes -----------------------------------------------------------------------------
 
 
@@ -251,9 +257,7 @@ class World:
         self.reactions.append((kind, stage, action))
 
     def crash_on(self, kind: EventKind, stage: Stage) -> None:
-        def crash() -> None:
-            raise Crash(f"killed at {kind.value} {stage}")
-        self.on(kind, stage, crash)
+        self.on(kind, stage, crash(f"killed at {kind.value} {stage}"))
 
     def _observe(self, event: Event) -> None:
         self.events.append(event)
@@ -681,8 +685,7 @@ def test_killed_after_publishing_but_before_recording_continue_publishes_again(s
 
 def test_killed_during_bake_then_continue_bakes_only_what_is_left():
     world = World()
-    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(40.0, lambda: (_ for _ in ()).throw(
-        Crash("killed during bake"))))
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(40.0, crash("killed during bake")))
     with pytest.raises(Crash):
         deploy(world, bake_seconds=100.0)
     world.clock.t += 25.0  # bgctl was down for a while
@@ -698,7 +701,7 @@ def test_killed_while_a_hook_waits_to_be_called_again_then_continue_waits_only_w
     world = World()
     world.hooks.script["check"] = [HookAnswer(HookStatus.IN_PROGRESS, 20.0, {"checks": 1}, "later")]
     world.on(EventKind.HOOK_CALLED, Stage.POST_TEST_TRAFFIC_SHIFT,
-             lambda: world.clock.after(5.0, lambda: (_ for _ in ()).throw(Crash("killed while waiting"))))
+             lambda: world.clock.after(5.0, crash("killed while waiting")))
     with pytest.raises(Crash):
         deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "check"),))
     world.clock.t += 3.0

@@ -331,3 +331,38 @@ def test_status_without_a_state_file_does_not_print_routes_or_traffic():
     c = console()
     print_status(c, report)
     assert output(c) == [f"Project bgctl: green serves production at {INGRESS}/", "Deployment: none"]
+
+
+# -- status --json ----------------------------------------------------------------------------
+
+
+def test_status_json_keys_are_the_contract():
+    from bgctl.core.reconcile import Observed
+    from bgctl.core.state import State
+    from bgctl.core.status_report import status_report
+    from bgctl.core.taskdef import Revision
+    from bgctl.core.traffic import TrafficState
+
+    shipped = Revision(family="backend", container_name="backend", image="nginx:alpine", command=None,
+                       entry_point=None, environment=(), container_port=3000, port_name=None, health_check=None,
+                       cpu_units=None, memory_mib=None, ignored=(), source="shipped")
+    d = deployment(stage=Stage.BAKE_TIME, bake_until=1100.0, history=(StageRecord(Stage.BAKE_TIME, 1040.0),))
+    state = State(TrafficState("green"), routes_version="v7", deployment=d)
+    seen = Observed({"service-connect": ServiceState("service-connect", "running", None, "c", "envoy")}, "v7", True)
+    report = status_report(project="bgctl", ingress=INGRESS, admin="http://localhost:9901", state=state, seen=seen,
+                           now=1060.0, shipped_revision=shipped).to_dict()
+    assert list(report) == ["project", "running", "production", "production_revision", "weights", "test_rule",
+                            "deployment", "routes", "containers", "warnings", "ingress", "admin"]
+    assert (report["production"], report["weights"], report["running"]) == ("green", {"blue": 0, "green": 100}, True)
+    assert report["production_revision"] == "shipped green revision"
+    assert list(report["deployment"]) == ["id", "target", "source", "status", "stage", "paused", "interrupted",
+                                          "revision", "test_rule", "bake_seconds", "bake_remaining", "reason",
+                                          "history", "created", "finished"]
+    assert report["deployment"]["revision"] == {**shipped.to_dict(), "shipped": True}
+    assert report["deployment"]["bake_remaining"] == 40.0
+    assert report["deployment"]["status"] == "IN_PROGRESS" and report["deployment"]["stage"] == "BAKE_TIME"
+    assert report["routes"] == {"version": "v7", "live_version": "v7", "live": True, "delivery": "host-rename"}
+    assert report["containers"] == {"service-connect": {"status": "running", "health": None, "image": "envoy"}}
+    assert report["test_rule"] is None
+    assert report["warnings"] == ["green serves production but its container is missing.",
+                                  "The candidate green should be running but is not."]
