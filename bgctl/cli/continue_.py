@@ -7,7 +7,7 @@ import sys
 import click
 
 from bgctl.adapters.project_files import load_settings
-from bgctl.cli.engine import Say, exit_code, with_deployer
+from bgctl.cli.session import Say, exit_code, with_deployer
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
 from bgctl.core.deployment import Deployment
 from bgctl.core.settings import Settings

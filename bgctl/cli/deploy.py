@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bgctl.adapters.project_files import load_config, load_settings, load_task_definition, shipped_revision
-from bgctl.cli.engine import Say, exit_code, with_deployer
+from bgctl.cli.session import Say, exit_code, with_deployer
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
 from bgctl.core.config import alarm_percent, bake_seconds
 from bgctl.core.deployment import Deployment

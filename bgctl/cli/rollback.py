@@ -11,7 +11,7 @@ from bgctl.adapters.lock import StackBusy, holder_pid, is_held
 from bgctl.adapters.project_files import load_settings
 from bgctl.adapters.rollback_request import RollbackRequestFile
 from bgctl.adapters.state_file import StateFile
-from bgctl.cli.engine import Say, with_deployer
+from bgctl.cli.session import Say, with_deployer
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
 from bgctl.core.deployment import Deployment
 from bgctl.core.errors import EXIT_FAILED, BgctlError

@@ -1,4 +1,4 @@
-"""What every deployment verb does around the engine: check, lock, look, then hand over.
+"""What every deployment verb does around the Deployer: check, lock, look, then hand over.
 
 Docker and the writable directories are checked before anything changes;
 the lock makes this bgctl the only one changing the stack; the record is
