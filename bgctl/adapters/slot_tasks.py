@@ -56,6 +56,10 @@ class DockerSlotTasks:
             healthcheck_profile=self.settings.healthcheck,
         )
         self.stack.set_slot_override(slot, override)
+        # A container that has just died may still be torn down: until then the
+        # engine's list (what Compose reads) says "running", and `compose up`
+        # would take the start for a no-op. An inspect waits for the teardown.
+        self.engine.inspect(self.project, service)
         deadline = time.monotonic() + timeout
         feed = self.engine.events(self.project, service)
         try:
@@ -98,11 +102,6 @@ class DockerSlotTasks:
                 return
             linger = min(self.linger, timeout)
             if _wait_for(feed, container, ("die",), time.monotonic() + linger) is not None:
-                # The die event comes while the engine is still tearing the
-                # container down; its list (what `compose up` reads) says
-                # "running" until then, and a start right after would be
-                # taken for a no-op. An inspect waits for the teardown.
-                self.engine.api.inspect_container(container)
                 return
         finally:
             feed.close()

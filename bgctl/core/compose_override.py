@@ -27,7 +27,8 @@ def compose_override(revision: Revision, *, service: str, image: str, healthchec
 
     `image` is the image to run, already resolved (offline stand-ins).
     `healthcheck_profile` "fast" swaps the check's interval for the profile's
-    so a deployment takes seconds; "seed" keeps the task definition's timing.
+    slot interval so a deployment takes seconds; "seed" keeps the task
+    definition's timing.
     """
     if healthcheck_profile not in HEALTHCHECK_PROFILES:
         raise ValueError(f"unknown health-check profile {healthcheck_profile!r}")
@@ -55,7 +56,7 @@ def _healthcheck(check: HealthCheck | None, profile: str) -> list[str]:
         # image's own HEALTHCHECK (if any) would then run. ECS ignores image
         # health checks, and `disable` is Docker's NONE, so it does too.
         return ["    healthcheck: !override", "      disable: true"]
-    interval = HEALTHCHECK_PROFILES["fast"]["interval"] if profile == "fast" else f"{check.interval}s"
+    interval = HEALTHCHECK_PROFILES["fast"]["slot_interval"] if profile == "fast" else f"{check.interval}s"
     return [
         "    healthcheck: !override",
         f"      test: {_list(check.test)}",
