@@ -108,5 +108,6 @@ def start_timeout(revision: Revision, profile: str) -> float:
     check = revision.health_check
     if check is None:
         return 60.0
-    interval = float(HEALTHCHECK_PROFILES["fast"]["interval"].rstrip("s")) if profile == "fast" else check.interval
+    interval = float(HEALTHCHECK_PROFILES["fast"]["slot_interval"].rstrip("s")) if profile == "fast" \
+        else check.interval
     return float(check.start_period + (check.retries + 1) * (interval + check.timeout) + 30)
