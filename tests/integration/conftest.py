@@ -24,11 +24,52 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
+# A module's tests that take `blue_serves` start from a known state whatever ran
+# before, so they may run on several workers, each with its own stack; at most
+# this many stacks per module.
+MOST_STACKS_PER_MODULE = 4
+TESTS_PER_STACK = 4
+# Started first under -n (a worker takes groups in collection order): the modules
+# that take longest. A stale list costs minutes, never correctness.
+LONGEST_FIRST = ("test_zero_downtime.py", "test_deploy.py", "test_faults.py", "test_demo.py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
-    """Every test in this folder needs Docker: `-m "not integration"` runs the unit tests alone."""
+    """Every test in this folder needs Docker: `-m "not integration"` runs the unit tests alone.
+
+    Also the groups for `pytest -n N --dist loadgroup` (.ci/run): a group runs on
+    one worker, in order. A module is one group — its tests share a stack and may
+    rely on the ones before — except for its `blue_serves` tests, which are dealt
+    round-robin into a few groups so that a long module does not bound the run.
+    """
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+    by_module: dict[str, list] = {}
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+        by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for module, module_items in by_module.items():
+        independent = [i for i in module_items if "blue_serves" in getattr(i, "fixturenames", ())]
+        groups = max(1, min(MOST_STACKS_PER_MODULE, -(-len(independent) // TESTS_PER_STACK)))
+        for item in module_items:
+            n = independent.index(item) % groups if item in independent else 0
+            item.add_marker(pytest.mark.xdist_group(f"{module}#{n}"))
+
+
+def pytest_collection_finish(session):
+    """Refuse, rather than run order-dependent modules split over workers.
+
+    pytest-xdist marks a grouped test by rewriting its id; pytest 9.2 ignores
+    that rewrite (pytest-xdist issue #1386), so every test would be its own group.
+    """
+    if getattr(session.config.option, "loadgroup", False) and any("@" not in i.nodeid for i in session.items):
+        raise pytest.UsageError("pytest-xdist cannot group tests with this pytest (pytest-xdist#1386); "
+                                "install pytest<9.2 (the test extra pins it) or run without -n.")
 
 
 @dataclass
