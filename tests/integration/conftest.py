@@ -68,8 +68,10 @@ def pytest_collection_finish(session):
     that rewrite (pytest-xdist issue #1386), so every test would be its own group.
     """
     if getattr(session.config.option, "loadgroup", False) and any("@" not in i.nodeid for i in session.items):
-        raise pytest.UsageError("pytest-xdist cannot group tests with this pytest (pytest-xdist#1386); "
-                                "install pytest<9.2 (the test extra pins it) or run without -n.")
+        message = ("pytest-xdist cannot group tests with this pytest (pytest-xdist#1386); "
+                   "install pytest<9.2 (the test extra pins it) or run without -n.")
+        print(f"\n{message}", file=sys.__stderr__, flush=True)  # xdist shows a worker's error as an INTERNALERROR
+        raise pytest.UsageError(message)
 
 
 @dataclass
