@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench import deploy, latency, memory, switch, throughput
 from bench.stack import DIRECT_PORT, REPO, bench_stack
-from bgctl.core.topology import slot_service
+from bgctl.adapters.images import OFFICIAL
+from bgctl.adapters.slot_tasks import DockerSlotTasks
 
 BENCHMARKS = ["latency", "switch", "deploy", "throughput", "memory"]
 
@@ -153,7 +154,7 @@ def main() -> None:
             report["latency"] = latency.measure(ctx, int(env[DIRECT_PORT]), requests=args.requests)
         if "switch" in chosen:
             report["switch"] = switch.measure(ctx, args.switches)
-            ctx.stack.stop_gracefully(slot_service("green"))
+            DockerSlotTasks(ctx.settings, OFFICIAL, engine=ctx.engine, stack=ctx.stack).stop("green", timeout=30)
         if "deploy" in chosen:
             report["deploy"] = deploy.measure(env, args.deploys)
         # Last: its runs through the kit wait for the frontend's TIME_WAIT sockets to drain

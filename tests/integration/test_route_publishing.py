@@ -2,6 +2,8 @@
 
 import pytest
 
+from bgctl.adapters.images import OFFICIAL
+from bgctl.adapters.slot_tasks import DockerSlotTasks
 from bgctl.cli.wiring import open_context
 from bgctl.core.errors import RouteRejected
 from bgctl.adapters.route_delivery import render_file
@@ -65,7 +67,7 @@ def test_invalid_routes_are_rejected_with_the_reason_and_production_unchanged(ki
 def test_a_route_to_a_stopped_slot_answers_503_not_the_old_slot(kit, ctx):
     """Why a deployment starts the target before routing to it: Envoy accepts the route and fails requests."""
     state = ctx.state_file.load()
-    ctx.stack.stop_gracefully(slot_service("green"))
+    DockerSlotTasks(ctx.settings, OFFICIAL, engine=ctx.engine, stack=ctx.stack).stop("green", timeout=30)  # stop needs no images
     try:
         state, _ = ctx.apply_traffic(state, TrafficState("blue", "green", TestTrafficRule("x-t", "1")))
         assert kit.get("/", {"x-t": "1"}).status_code in (502, 503)
