@@ -12,8 +12,9 @@ through the kit (bench.throughput's `kit` run, or a run of its own).
 from __future__ import annotations
 
 from bench import sysstat
+from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, slot_service
 
-SERVICES = ["service-connect", "frontend", "backend-blue", "backend-green"]
+SERVICES = [ENVOY_SERVICE, FRONTEND_SERVICE, slot_service("blue"), slot_service("green")]
 
 
 def idle(ctx) -> dict:

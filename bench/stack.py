@@ -15,6 +15,7 @@ from typing import Iterator
 
 from bgctl.adapters.project_files import load_settings
 from bgctl.cli.wiring import Context, open_context
+from bgctl.core.topology import SERVICE_CONNECT_PORT, slot_service
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,11 +75,11 @@ def bench_stack(prefix: str = "bgbench", *, direct_port: bool = False
     previous = signal.signal(signal.SIGTERM, _terminate_as_exit)
     try:
         if direct_port:
-            slots = settings.state_dir / "slots"
+            slots = settings.slots_dir
             slots.mkdir(parents=True, exist_ok=True)
             (slots / DIRECT_OVERRIDE).write_text(
                 "# bench only: backend-blue reachable directly from the host, 127.0.0.1 only\n"
-                f"services:\n  backend-blue:\n    ports: [\"127.0.0.1:{backend_port}:3000\"]\n"
+                f"services:\n  {slot_service('blue')}:\n    ports: [\"127.0.0.1:{backend_port}:{SERVICE_CONNECT_PORT}\"]\n"
             )
         result, timings["up_cold_s"] = bgctl(env, "up")
         if result.returncode != 0:

@@ -47,6 +47,7 @@ import requests
 
 from bench import sysstat
 from bench.stack import REPO
+from bgctl.core.topology import slot_service
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 DRAIN_BELOW = 1000  # frontend TIME_WAIT sockets
@@ -376,7 +377,7 @@ def measure(ctx, env: dict[str, str], direct_port: int, *, threads: int = 2, con
         requests.get(kit_url, timeout=5)
     out["drains"].append(drain(ctx))
     kit_runs = [kit(memory)]
-    out["direct"] = run(ctx, f"http://127.0.0.1:{direct_port}/", direct_port, ["backend-blue"],
+    out["direct"] = run(ctx, f"http://127.0.0.1:{direct_port}/", direct_port, [slot_service("blue")],
                         threads=threads, connections=connections, duration=duration)
     during = []
     for _ in range(deploys):
