@@ -1,10 +1,13 @@
-"""Finding the Compose v2 plugin where the Docker CLI looks, without starting a process."""
+"""Compose v2: found where the Docker CLI looks; checked by running it once per docker and plugin."""
 
 import os
 import stat
 
+import pytest
+
 from bgctl.adapters import compose
-from bgctl.adapters.compose import find_compose_plugin
+from bgctl.adapters.compose import ensure_compose_plugin, find_compose_plugin
+from bgctl.core.errors import ComposeMissing
 
 
 def test_the_plugin_in_docker_config_is_found(tmp_path, monkeypatch):
@@ -35,3 +38,41 @@ def test_system_plugin_directories_are_searched(tmp_path, monkeypatch):
     plugin.chmod(0o755)
     monkeypatch.setattr(compose, "SYSTEM_PLUGIN_DIRS", (str(tmp_path / "missing"), str(plugin.parent)))
     assert find_compose_plugin() == plugin
+
+
+def fake_docker(directory, *, works: bool):
+    """A docker command that logs each call and answers `compose version --short` (v2) or fails."""
+    log = directory / "calls"
+    docker = directory / "bin" / "docker"
+    docker.parent.mkdir(exist_ok=True)
+    answer = 'echo 2.40.0' if works else "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1"
+    docker.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{answer}\n')
+    docker.chmod(0o755)
+    return docker, log
+
+
+def test_a_working_compose_is_checked_once_per_docker_and_plugin(tmp_path, monkeypatch):
+    docker, log = fake_docker(tmp_path, works=True)
+    monkeypatch.setenv("PATH", f"{docker.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
+    state = tmp_path / "state"
+    state.mkdir()
+    ensure_compose_plugin(remember_in=state)
+    ensure_compose_plugin(remember_in=state)
+    assert log.read_text() == "compose version --short\n"
+    docker.write_text(docker.read_text() + "# upgraded\n")  # another docker: checked again
+    ensure_compose_plugin(remember_in=state)
+    assert log.read_text().count("compose version") == 2
+
+
+def test_a_missing_compose_is_refused_and_not_remembered(tmp_path, monkeypatch):
+    docker, log = fake_docker(tmp_path, works=False)
+    monkeypatch.setenv("PATH", f"{docker.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "config"))
+    state = tmp_path / "state"
+    state.mkdir()
+    for _ in range(2):
+        with pytest.raises(ComposeMissing, match=r"Docker Compose v2 is missing"):
+            ensure_compose_plugin(remember_in=state)
+    assert log.read_text().count("compose version") >= 2
+    assert list(state.iterdir()) == []

