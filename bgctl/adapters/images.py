@@ -17,12 +17,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING, Callable
 
 from bgctl.core.errors import BgctlError, ImageUnavailable
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
 
 ENVOY_VERSION = "1.40.0"
 OFFICIAL_NGINX = "nginx:alpine"
@@ -98,19 +98,31 @@ def recipe_digest(recipe_dir: Path) -> str:
 
 
 class Images:
-    def __init__(self, docker: DockerClient, recipe_dir: Path, progress: Progress,
+    def __init__(self, docker: Callable[[], DockerClient], recipe_dir: Path, progress: Progress,
                  exists: Callable[[str], bool] | None = None) -> None:
-        self.docker = docker
+        # A factory: python-on-whales (0.1-0.2 s to import) is loaded only to pull or build.
+        self._docker = docker
         self.recipe_dir = recipe_dir
         self.progress = progress
         # Every command asks whether its images are here: through the Engine
         # API (DockerEngine.image_exists) that is a request, not a CLI process.
         self._exists = exists
 
+    @property
+    def docker(self) -> DockerClient:
+        return self._docker()
+
     def present(self, image: str) -> bool:
+        if self._exists is not None:
+            try:
+                return self._exists(image)
+            except BgctlError:
+                return False
+        from python_on_whales.exceptions import DockerException
+
         try:
-            return self._exists(image) if self._exists else self.docker.image.exists(image)
-        except (DockerException, BgctlError):
+            return self.docker.image.exists(image)
+        except DockerException:
             return False
 
     def ensure(self, mode: str) -> ImageSet:
@@ -139,6 +151,8 @@ class Images:
         return self.present(images.nginx) and self.present(images.envoy)
 
     def _pull(self, images: ImageSet) -> str | None:
+        from python_on_whales.exceptions import DockerException
+
         for image in (images.nginx, images.envoy):
             if self.present(image):
                 continue
@@ -161,6 +175,9 @@ class Images:
         started = time.monotonic()
         base = images.nginx.replace("/nginx:", "/base:")
         # The legacy builder needs no registry and no BuildKit: FROM a local image just works.
+        from python_on_whales import DockerClient
+        from python_on_whales.exceptions import DockerException
+
         builder = DockerClient(client_call=["env", "DOCKER_BUILDKIT=0", "docker"])
         with tempfile.TemporaryDirectory(prefix="bgctl-images-") as work:
             rootfs = Path(work) / "rootfs.tar"

@@ -87,7 +87,7 @@ def checked_stack(settings: Settings) -> Stack:
 
 
 def ensure_images(settings: Settings, stack: Stack, progress: Progress) -> ImageSet:
-    return Images(stack.docker, settings.project_dir, progress, exists=stack.engine.image_exists).ensure(settings.image_mode)
+    return Images(lambda: stack.docker, settings.project_dir, progress, exists=stack.engine.image_exists).ensure(settings.image_mode)
 
 
 def open_context(settings: Settings, images: ImageSet | None = None) -> Context:

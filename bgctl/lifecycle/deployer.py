@@ -28,7 +28,7 @@ from bgctl.core.traffic import Slot, TestTrafficRule, TrafficState
 from bgctl.lifecycle.events import Bake, Event, EventKind, HookCall, Observer, ignore
 from bgctl.lifecycle.ports import Ports, TaskWatch
 
-# How long Envoy may take to list a new task in its cluster (STRICT_DNS refreshes every second).
+# How long Envoy may take to list a new task in its cluster (its STRICT_DNS refresh is 0.25 s).
 REGISTER_TIMEOUT = 15.0
 DRAIN_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0

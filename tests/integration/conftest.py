@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bgctl.adapters.project_files import load_settings
 from bgctl.core.settings import Settings
@@ -205,6 +206,12 @@ class Traffic:
 
     def failures(self) -> list[tuple]:
         return [a for a in self.answers if a[2] != 200]
+
+
+def until(condition, timeout: float = 60.0, interval: float = 0.05):
+    """`condition()`'s first truthy value, polled every `interval` s; fails the test after `timeout` s."""
+    return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval), retry=retry_if_result(lambda v: not v),
+                    retry_error_callback=lambda state: pytest.fail(f"not within {timeout}s"))(condition)
 
 
 def status_json(kit: Kit) -> dict:

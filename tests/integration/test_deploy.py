@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, Traffic, status_json
+from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, Traffic, status_json, until
 
 STAGES = [
     "RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
@@ -23,13 +23,11 @@ def container_state(kit, slot):
 
 
 def wait_for_stage(kit, stage, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached():
         d = status_json(kit)["deployment"]
-        if d and d["stage"] == stage and d["status"] == "IN_PROGRESS":
-            return d
-        time.sleep(0.2)
-    raise AssertionError(f"never reached {stage}")
+        return d if d and d["stage"] == stage and d["status"] == "IN_PROGRESS" else None
+
+    return until(reached, timeout, interval=0.2)
 
 
 def deploy_in_background(kit, *args):
@@ -189,7 +187,8 @@ def test_kill_9_during_bake_then_continue_does_not_restart_the_bake(blue_serves)
     kit = blue_serves
     deploying = deploy_in_background(kit, "green", "--bake-time", "12s")
     bake = wait_for_stage(kit, "BAKE_TIME")
-    time.sleep(4)
+    # A third of the bake done, so that resuming must not bake all of it again.
+    until(lambda: (status_json(kit)["deployment"]["bake_remaining"] or 12) <= 8, 30, interval=0.2)
     os.kill(deploying.pid, signal.SIGKILL)
     deploying.wait(10)
     report = status_json(kit)
@@ -351,15 +350,16 @@ def test_candidate_killed_during_bake_rolls_back_by_itself(blue_serves):
     try:
         wait_for_stage(kit, "BAKE_TIME")
         with Traffic(kit) as traffic:
-            time.sleep(0.5)
+            until(lambda: traffic.answers)  # traffic flows before the kill
             killed_at = time.monotonic()
             subprocess.run(["docker", "kill", f"{kit.project}-backend-green-1"], check=True, capture_output=True)
             assert deploying.wait(30) == 1
             rolled_back_at = time.monotonic()
             rolled_back_after = rolled_back_at - killed_at
             # A request sent to green just before it died can take a connect
-            # time-out (2 s) to fail; give the client time to get past it.
-            time.sleep(3.0)
+            # time-out (2 s) to fail: wait until the client is past it and
+            # has answers to requests it started after the rollback.
+            until(lambda: sum(1 for a in list(traffic.answers) if a[0] > rolled_back_at) >= 20, 15)
     finally:
         if deploying.poll() is None:
             deploying.kill()

@@ -10,7 +10,7 @@ import pytest
 
 from bgctl.adapters.load_generator import Traffic
 
-from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, status_json
+from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, status_json, until
 
 
 def restart(kit, service):
@@ -20,16 +20,15 @@ def restart(kit, service):
 
 
 def wait_for_answer(kit, body, headers=None, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """When the ingress first answered 200 with `body`."""
+    def answered():
         try:
             response = kit.get("/", headers)
-            if response.status_code == 200 and response.text == body:
-                return time.monotonic()
         except Exception:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"never answered {body!r}")
+            return None
+        return time.monotonic() if response.status_code == 200 and response.text == body else None
+
+    return until(answered, timeout)
 
 
 def test_envoy_restarted_while_paused_comes_back_on_the_recorded_routes(blue_serves):
@@ -51,10 +50,7 @@ def test_envoy_restarted_during_bake_the_deployment_completes(blue_serves):
     deploying = subprocess.Popen([sys.executable, "-m", "bgctl", "deploy", "green", "--bake-time", "8s"],
                                  cwd=REPO, env=kit.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while (status_json(kit)["deployment"] or {}).get("stage") != "BAKE_TIME":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        until(lambda: (status_json(kit)["deployment"] or {}).get("stage") == "BAKE_TIME", 60, interval=0.2)
         restart(kit, "service-connect")
         wait_for_answer(kit, GREEN)
         code = deploying.wait(60)
@@ -72,12 +68,13 @@ def test_envoy_restarted_during_bake_the_deployment_completes(blue_serves):
 def test_frontend_restarted_traffic_resumes_by_itself(kit):
     body = kit.get("/").text
     with Traffic(kit.url, 2, pause=0.01) as traffic:
-        time.sleep(0.5)
+        until(lambda: traffic.answers)  # traffic flows before the restart
         restarted = time.monotonic()
         restart(kit, "frontend")
         back = wait_for_answer(kit, body, timeout=15)
-        # A client may still be waiting out a connect time-out (1 s) from the outage.
-        time.sleep(3.0)
+        # A client may still be waiting out a connect time-out (1 s) from the outage:
+        # wait until both clients have answers to requests they started after `back`.
+        until(lambda: len({a.client for a in list(traffic.answers) if a.started > back}) == 2, 15)
     ok_after = [a for a in traffic.answers if a.started > back]
     assert ok_after and all(a.ok for a in ok_after)
     print(f"frontend restart: answering again {back - restarted:.2f}s after `docker restart -t 1` began; "

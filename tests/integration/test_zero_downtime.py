@@ -12,10 +12,9 @@ import sys
 import time
 
 import pytest
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bgctl.adapters.load_generator import Client, Traffic
-from tests.integration.conftest import REPO, SEED_HEADER, status_json
+from tests.integration.conftest import REPO, SEED_HEADER, status_json, until
 
 CLIENTS = [
     Client(keep_alive=True, name="keepalive-1"),
@@ -34,12 +33,6 @@ FAST = {c.name for c in CLIENTS if c.path != "/slow"}
 
 def load(kit) -> Traffic:
     return Traffic(kit.url, CLIENTS, pause=0.002, clock=time.time)
-
-
-def until(condition, timeout: float = 60.0):
-    """`condition()`'s first truthy value, polled every 50 ms; fails the test after `timeout` s."""
-    return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.05), retry=retry_if_result(lambda v: not v),
-                    retry_error_callback=lambda state: pytest.fail(f"not within {timeout}s"))(condition)
 
 
 def every_client_answered_after(traffic: Traffic, moment: float) -> None:
