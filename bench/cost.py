@@ -85,8 +85,10 @@ def measure(repo: Path, runs: int, bake: str, threads: int, connections: int) ->
         shimmed = {**env, "PATH": f"{shim_dir}:{env['PATH']}"}
         counts, commands, kinds = [], [], {}
         for _ in range(runs):
+            # Every command through the shim (bgctl remembers which docker it checked Compose with).
+            target = other(production(repo, shimmed))
             log.unlink(missing_ok=True)
-            result, wall = run(repo, shimmed, "deploy", other(production(repo, env)), "--bake-time", "0")
+            result, wall = run(repo, shimmed, "deploy", target, "--bake-time", "0")
             if result.returncode != 0:
                 raise SystemExit(f"deploy failed: {result.stdout[-400:]} {result.stderr.strip()}")
             lines = log.read_text().splitlines() if log.exists() else []
