@@ -14,6 +14,8 @@ FRONTEND_SERVICE = "frontend"
 # The Service Connect service whose revisions are deployed, and its client alias port.
 DEPLOYED_SERVICE = "backend"
 SERVICE_CONNECT_PORT = 3000
+# The deployed service's slots: production runs in one, a deployment's candidate in the other.
+SLOTS: tuple[str, ...] = ("blue", "green")
 
 
 def slot_service(slot: str, service: str = DEPLOYED_SERVICE) -> str:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from bgctl.core.errors import InvalidInput
+from bgctl.core.topology import SLOTS
 
-Slot = Literal["blue", "green"]
-SLOTS: tuple[Slot, ...] = ("blue", "green")
+# A slot's name. Which slots exist is today's configuration (topology.SLOTS),
+# not part of the type, so that more slots or services extend the topology.
+Slot = str
 
 # AWS's default test-traffic rule when none is configured.
 AWS_DEFAULT_TEST_HEADER = "x-amzn-ecs-blue-green-test"
@@ -26,7 +27,7 @@ def parse_slot(text: str) -> Slot:
     slot = text.strip().lower()
     if slot not in SLOTS:
         raise InvalidInput(f"{text!r} is not a slot; use blue or green.")
-    return slot  # type: ignore[return-value]
+    return slot
 
 
 def other_slot(slot: Slot) -> Slot:
