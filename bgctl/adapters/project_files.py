@@ -1,4 +1,5 @@
-"""Reading the project's own files: the settings' project, bgctl.toml, task definitions.
+"""Reading the project's own files: the settings' project, bgctl.toml, task definitions,
+service definitions.
 
 The parsing is pure (core); this module only finds and reads the files, and
 turns a missing or unreadable file into one sentence.
@@ -6,6 +7,7 @@ turns a missing or unreadable file into one sentence.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from bgctl.core.config import CONFIG_FILE, KitConfig, parse_config
 from bgctl.core.errors import InvalidInput
+from bgctl.core.service_definition import CREATE_SERVICE, UPDATE_SERVICE, TaskDefinitionRef
 from bgctl.core.settings import Settings
 from bgctl.core.taskdef import Revision, parse_task_definition
 from bgctl.core.topology import SERVICE_CONNECT_PORT, slot_service
@@ -56,3 +59,85 @@ def shipped_revision(slot: str, task_definitions_dir: Path) -> Revision:
     """The seed's revision for `slot` (revisions/backend-<slot>.json)."""
     revision = load_task_definition(Path(task_definitions_dir) / f"{slot_service(slot)}.json")
     return replace(revision, source="shipped")
+
+
+# Where `taskDefinition: "family[:revision]"` is looked up: this folder in the service
+# definition's folder, then in its parent (so examples/service-definitions/ finds
+# examples/task-definitions/).
+TASK_DEFINITION_DIR = "task-definitions"
+
+
+def read_service_definition(path: Path) -> tuple[dict, str]:
+    """The JSON object in `path` and the operation it is input of: CreateService when it names a
+    serviceName and no service, UpdateService otherwise (as `aws ecs ... --cli-input-json` takes them)."""
+    text = _read(Path(path), "service definition")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} is not a service definition (its JSON is not an object).")
+    operation = CREATE_SERVICE if "serviceName" in data and "service" not in data else UPDATE_SERVICE
+    return data, operation
+
+
+def find_task_definition(reference: TaskDefinitionRef, *, base_dir: Path, source: str) -> Path:
+    """The file a service definition's `taskDefinition` names (`source` names the service definition).
+
+    A path is relative to `base_dir`. `family[:revision]` is looked up in TASK_DEFINITION_DIR beside `base_dir`, then beside its parent:
+    `<family>-<revision>.json`, then `<family>.json`, then the one file whose "family" (and
+    "revision", when given) match.
+    """
+    if reference.path is not None:
+        path = Path(reference.path).expanduser()
+        path = path if path.is_absolute() else Path(base_dir) / path
+        if not path.is_file():
+            raise InvalidInput(f"{source} names taskDefinition {reference.text}, but {path} does not exist.")
+        return path
+    base_dir = Path(base_dir).absolute()
+    folders = [base_dir / TASK_DEFINITION_DIR, base_dir.parent / TASK_DEFINITION_DIR]
+    names = ([f"{reference.family}-{reference.revision}.json"] if reference.revision is not None else []) \
+        + [f"{reference.family}.json"]
+    for folder in folders:
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    for folder in folders:
+        matches = [p for p in sorted(folder.glob("*.json")) if _describes(p, reference)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidInput(
+                f"{source} names taskDefinition {reference.text}, which matches "
+                f"{' and '.join(p.name for p in matches)} in {folder}; give a revision or the file's path."
+            )
+    where = " or ".join(str(f) for f in folders)
+    raise InvalidInput(f"{source} names taskDefinition {reference.text}, and no task definition of that "
+                       f"family{' and revision' if reference.revision is not None else ''} is in {where}.")
+
+
+def _describes(path: Path, reference: TaskDefinitionRef) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False  # not a task definition; the lookup skips it
+    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
+        data = data["taskDefinition"]  # describe-task-definition's wrapping
+    if not isinstance(data, dict) or data.get("family") != reference.family:
+        return False
+    return reference.revision is None or data.get("revision") == reference.revision
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"The {what} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"The {what} {path} is a folder, not a file.") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not a text file (it is not UTF-8).") from None
+    except OSError as exc:
+        raise InvalidInput(f"The {what} {path} cannot be read: {exc.strerror or exc}.") from None
