@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from bgctl.adapters.project_files import load_config
+from bgctl.adapters.project_files import load_config, load_settings
 from bgctl.core.errors import InvalidInput
-from bgctl.core.config import KitConfig, alarm_percent, bake_seconds
+from bgctl.core.config import FunctionMapping, KitConfig, alarm_percent, bake_seconds
 from bgctl.core.traffic import TestTrafficRule
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,3 +192,138 @@ def test_alarm_percent_names_the_option_by_default():
     with pytest.raises(InvalidInput) as caught:
         alarm_percent("200")
     assert str(caught.value) == "--alarm-5xx-percent must be a percentage from 0 to 100, not '200'."
+
+
+# -- [functions."ARN"]: the local stand-ins for Lambda hook targets ------------
+
+APPROVE = "arn:aws:lambda:us-east-1:123456789012:function:approve"
+
+
+def test_a_function_mapped_to_a_handler(tmp_path):
+    config = load_config(write(tmp_path, f"""
+[functions."{APPROVE}"]
+handler = "hooks/approve.py:lambda_handler"
+environment = {{ ALB_URL = "http://127.0.0.1:8080/", MATCHING_HEADER = "test" }}
+"""))
+    mapping = config.functions[APPROVE]
+    assert mapping == FunctionMapping(
+        arn=APPROVE, handler="hooks/approve.py:lambda_handler", command=None,
+        environment={"ALB_URL": "http://127.0.0.1:8080/", "MATCHING_HEADER": "test"}, directory=tmp_path.resolve(),
+    )
+    # Relative to the configuration file's folder, wherever bgctl runs.
+    assert mapping.handler_path == tmp_path.resolve() / "hooks" / "approve.py"
+
+
+def test_a_function_mapped_to_a_command_and_several_functions(tmp_path):
+    config = load_config(write(tmp_path, f"""
+[functions."{APPROVE}"]
+command = "./hooks/approve.sh"
+
+[functions."arn:aws:lambda:us-east-1:123456789012:function:smoke"]
+handler = "smoke.py:handler"
+"""))
+    assert list(config.functions) == [APPROVE, "arn:aws:lambda:us-east-1:123456789012:function:smoke"]
+    approve = config.functions[APPROVE]
+    assert (approve.handler, approve.command, approve.environment) == (None, "./hooks/approve.sh", {})
+    assert approve.handler_path is None
+    assert approve.directory == tmp_path.resolve()
+
+
+def test_no_functions_by_default(tmp_path):
+    assert load_config(tmp_path).functions == {}
+    assert load_config(write(tmp_path, "")).functions == {}
+
+
+def test_the_default_service_definition_is_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, '[deployment]\nservice_definition = "ecs/service.json"\n'))
+    assert config.service_definition == str(tmp_path.resolve() / "ecs" / "service.json")
+    assert load_config(tmp_path / "elsewhere").service_definition is None
+
+
+@pytest.mark.parametrize("body, message", [
+    ('handler = "a.py:h"\ncommand = "true"',
+     'needs exactly one of handler = "FILE.py:FUNCTION" or command = "...".'),
+    ('environment = { A = "1" }', 'needs exactly one of handler = "FILE.py:FUNCTION" or command = "...".'),
+    ('handler = "approve.lambda_handler"', """handler 'approve.lambda_handler' is not of the form "path/to/file.py:function"."""),
+    ('handler = "approve.py"', """handler 'approve.py' is not of the form "path/to/file.py:function"."""),
+    ('handler = "approve.py:2go"', """handler 'approve.py:2go' is not of the form "path/to/file.py:function"."""),
+    ("handler = 3", """handler 3 is not of the form "path/to/file.py:function"."""),
+    ('command = "  "', "command must be a shell command, not '  '."),
+    ('handler = "a.py:h"\nenvironment = "A=1"', "environment must be a table of strings, like Lambda's environment variables."),
+    ('handler = "a.py:h"\nenvironment = { RETRIES = 3, DEBUG = true, NAME = "x" }',
+     """environment DEBUG, RETRIES must be strings, as Lambda's environment variables are (quote them: KEY = "1")."""),
+    ('handler = "a.py:h"\nruntime = "python3.12"', "has unknown keys runtime; it takes handler or command, and environment."),
+])
+def test_bad_function_mappings_name_the_file_and_the_arn(tmp_path, body, message):
+    assert refusal(tmp_path, f'[functions."{APPROVE}"]\n{body}\n') == f'bgctl.toml: [functions."{APPROVE}"] {message}'
+
+
+def test_functions_not_tables(tmp_path):
+    assert refusal(tmp_path, 'functions = "approve"\n') == \
+        'bgctl.toml: functions must be [functions."ARN"] tables with a handler or a command.'
+    assert refusal(tmp_path, f'[functions]\n"{APPROVE}" = "approve.py:h"\n') == \
+        f'bgctl.toml: [functions."{APPROVE}"] must be a table with a handler or a command.'
+
+
+def test_bad_service_definition(tmp_path):
+    assert refusal(tmp_path, "[deployment]\nservice_definition = 3\n") == \
+        "bgctl.toml: [deployment] service_definition must be the path of a JSON file."
+
+
+# -- BGCTL_CONFIG names the file -------------------------------------------------
+
+
+def project(tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    return tmp_path
+
+
+def test_bgctl_config_names_another_file_and_paths_are_relative_to_it(tmp_path):
+    root = project(tmp_path)
+    (root / "team").mkdir()
+    (root / "team" / "ecs.toml").write_text(
+        f'[deployment]\nbake_time = "1m"\nservice_definition = "service.json"\n'
+        f'[functions."{APPROVE}"]\nhandler = "hooks/approve.py:lambda_handler"\n'
+    )
+    config = load_config(load_settings({"BGCTL_CONFIG": "team/ecs.toml"}, root))
+    assert config.bake_seconds == 60.0
+    assert config.service_definition == str(root.resolve() / "team" / "service.json")
+    assert config.functions[APPROVE].handler_path == root.resolve() / "team" / "hooks" / "approve.py"
+
+
+def test_bgctl_config_may_be_absolute(tmp_path):
+    root = project(tmp_path / "repo")
+    other = tmp_path / "elsewhere.toml"
+    other.write_text('[deployment]\nhook_timeout = "7s"\n')
+    assert load_config(load_settings({"BGCTL_CONFIG": str(other)}, root)).hook_timeout == 7.0
+
+
+def test_without_bgctl_config_the_projects_bgctl_toml(tmp_path):
+    root = project(tmp_path)
+    assert load_config(load_settings({}, root)) == KitConfig()
+    (root / "bgctl.toml").write_text('[deployment]\nbake_time = "2m"\n')
+    assert load_config(load_settings({"BGCTL_CONFIG": ""}, root)).bake_seconds == 120.0
+
+
+def test_a_missing_named_file_is_an_error(tmp_path):
+    root = project(tmp_path)
+    with pytest.raises(InvalidInput) as caught:
+        load_config(load_settings({"BGCTL_CONFIG": "nowhere.toml"}, root))
+    assert caught.value.exit_code == 2
+    assert str(caught.value) == f"BGCTL_CONFIG names {root.resolve() / 'nowhere.toml'}, which does not exist."
+
+
+def test_a_named_file_that_is_a_folder(tmp_path):
+    root = project(tmp_path)
+    (root / "conf").mkdir()
+    with pytest.raises(InvalidInput, match=r"^The configuration file .*conf cannot be read: Is a directory\.$"):
+        load_config(load_settings({"BGCTL_CONFIG": "conf"}, root))
+
+
+def test_errors_name_the_named_file(tmp_path):
+    root = project(tmp_path)
+    (root / "ecs.toml").write_text(f'[functions."{APPROVE}"]\nhandler = "x"\n')
+    with pytest.raises(InvalidInput) as caught:
+        load_config(load_settings({"BGCTL_CONFIG": "ecs.toml"}, root))
+    assert str(caught.value).startswith(f'ecs.toml: [functions."{APPROVE}"] handler ')

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from bgctl.adapters.project_files import load_settings
@@ -50,3 +52,37 @@ def test_bad_settings_are_one_sentence(repo, env, message):
 def test_needs_the_repository_root(tmp_path):
     with pytest.raises(InvalidInput, match="no compose.yaml"):
         load_settings({}, tmp_path)
+
+
+def test_config_path_defaults_to_the_projects_bgctl_toml(repo):
+    s = load_settings({}, repo)
+    assert s.config_path == repo / "bgctl.toml"
+    assert s.config_file is None
+
+
+@pytest.mark.parametrize("value, expected", [("team/ecs.toml", "team/ecs.toml"), ("/etc/bgctl/ecs.toml", None)])
+def test_bgctl_config_is_relative_to_the_project(repo, value, expected):
+    s = load_settings({"BGCTL_CONFIG": value}, repo)
+    assert s.config_path == (repo / expected if expected else Path(value))
+    assert s.config_file == s.config_path
+
+
+@pytest.mark.parametrize("value, seconds", [(None, 60.0), ("", 60.0), ("1s", 1.0), ("0.5", 0.5), ("60s", 60.0),
+                                            ("2m", 120.0)])
+def test_bgctl_minute(repo, value, seconds):
+    s = load_settings({} if value is None else {"BGCTL_MINUTE": value}, repo)
+    assert s.minute_seconds == seconds
+    assert s.minutes(5) == 5 * seconds
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "BGCTL_MINUTE must be longer than 0s, not '0'."),
+    ("0s", "BGCTL_MINUTE must be longer than 0s, not '0s'."),
+    ("soon", "BGCTL_MINUTE 'soon' is not a duration; use a number of seconds or a form like 90s, 5m, 1h."),
+    ("-1s", "BGCTL_MINUTE '-1s' is not a duration; use a number of seconds or a form like 90s, 5m, 1h."),
+])
+def test_bad_bgctl_minute(repo, value, message):
+    with pytest.raises(InvalidInput) as caught:
+        load_settings({"BGCTL_MINUTE": value}, repo)
+    assert str(caught.value) == message
+    assert caught.value.exit_code == 2

@@ -31,16 +31,28 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     return Settings.parse(os.environ if env is None else env, project_dir)
 
 
-def load_config(project_dir: Path) -> KitConfig:
-    """bgctl.toml in `project_dir`; the defaults when there is none."""
-    path = project_dir / CONFIG_FILE
+def load_config(source: Settings | Path) -> KitConfig:
+    """The configuration file: the one BGCTL_CONFIG names (it must exist), else bgctl.toml (defaults if absent).
+
+    `source` is the settings, or (older callers, tests) a project folder whose
+    bgctl.toml is read if there is one.
+    """
+    if isinstance(source, Settings):
+        path, named = source.config_path, source.config_file is not None
+    else:
+        path, named = Path(source) / CONFIG_FILE, False
     if not path.exists():
+        if named:
+            raise InvalidInput(f"BGCTL_CONFIG names {path}, which does not exist.")
         return KitConfig()
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not valid TOML: {exc}.") from exc
-    return parse_config(text, name=path.name)
+    except OSError as exc:
+        raise InvalidInput(f"The configuration file {path} cannot be read: {exc.strerror or exc}.") from None
+    # The full path, so that relative paths in the file resolve against its folder.
+    return parse_config(text, name=str(path.resolve()))
 
 
 def load_task_definition(path: Path, *, service_connect_port: int = SERVICE_CONNECT_PORT) -> Revision:

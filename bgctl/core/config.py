@@ -1,9 +1,11 @@
-"""The kit's configuration file, bgctl.toml: deployment defaults, the test rule, hooks."""
+"""The kit's configuration file, bgctl.toml (or BGCTL_CONFIG): deployment defaults, the test rule, hooks,
+and the local functions that stand in for Lambda hook targets."""
 
 from __future__ import annotations
 
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from bgctl.core.durations import parse_duration
@@ -19,6 +21,31 @@ CONFIG_FILE = "bgctl.toml"
 DEFAULT_BAKE_SECONDS = 300.0  # the seed's 5 minutes
 DEFAULT_HOOK_TIMEOUT = 60.0
 MAX_BAKE_SECONDS = 1440 * 60  # ECS allows 0-1440 minutes
+_HANDLER = re.compile(r"^(?P<file>.+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class FunctionMapping:
+    """The local stand-in for one Lambda function: `[functions."ARN"]` in the configuration file.
+
+    Exactly one of `handler` ("path/to/file.py:function", the function as
+    deployed to Lambda) and `command` (reads the event on stdin, prints the
+    answer). `directory` is the configuration file's folder: the handler's
+    path and the command run relative to it, wherever bgctl is started.
+    """
+
+    arn: str
+    handler: str | None = None
+    command: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    directory: PurePath = PurePath(".")
+
+    @property
+    def handler_path(self) -> PurePath | None:
+        """The handler's file, resolved against the configuration file's folder."""
+        if self.handler is None:
+            return None
+        return self.directory / self.handler.rpartition(":")[0]
 
 
 @dataclass(frozen=True)
@@ -28,10 +55,19 @@ class KitConfig:
     alarm_5xx_percent: float | None = None
     test_rule: TestTrafficRule = TestTrafficRule(AWS_DEFAULT_TEST_HEADER)
     hooks: tuple[tuple[str, str], ...] = ()  # (stage, command), validated by the caller's Hook parser
+    # hookTargetArn → the local function that answers for it.
+    functions: dict[str, FunctionMapping] = field(default_factory=dict)
+    # `[deployment] service_definition`, resolved against the configuration file's folder.
+    service_definition: str | None = None
 
 
 def parse_config(text: str, *, name: str = CONFIG_FILE) -> KitConfig:
-    """bgctl.toml's text as a KitConfig; `name` names the file in error messages."""
+    """The configuration file's text as a KitConfig.
+
+    `name` is the file's path: its name is used in error messages, its folder
+    is what relative paths in the file (handlers, the service definition) are
+    relative to.
+    """
     path = PurePath(name)
     try:
         data = tomllib.loads(text)
@@ -51,6 +87,8 @@ def parse_config(text: str, *, name: str = CONFIG_FILE) -> KitConfig:
             alarm_5xx_percent=alarm_percent(deployment.get("alarm_5xx_percent"), name=f"{path.name} alarm_5xx_percent"),
             test_rule=_rule(rule, path) if rule is not None else TestTrafficRule(AWS_DEFAULT_TEST_HEADER),
             hooks=tuple((str(h.get("stage", "")), str(h.get("command", ""))) for h in hooks),
+            functions=_functions(data.get("functions", {}), path),
+            service_definition=_service_definition(deployment.get("service_definition"), path),
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{path.name} has a value of the wrong type: {exc}.") from exc
@@ -90,3 +128,44 @@ def _rule(rule: object, path: PurePath) -> TestTrafficRule:
         raise InvalidInput(f"{path.name}: [test_traffic_rule] needs a header (and optionally a value).")
     value = rule.get("value")
     return TestTrafficRule(str(rule["header"]), None if value is None else str(value))
+
+
+def _functions(table: object, path: PurePath) -> dict[str, FunctionMapping]:
+    if not isinstance(table, dict):
+        raise InvalidInput(f'{path.name}: functions must be [functions."ARN"] tables with a handler or a command.')
+    return {str(arn): _function(str(arn), mapping, path) for arn, mapping in table.items()}
+
+
+def _function(arn: str, mapping: object, path: PurePath) -> FunctionMapping:
+    where = f'{path.name}: [functions."{arn}"]'
+    if not isinstance(mapping, dict):
+        raise InvalidInput(f"{where} must be a table with a handler or a command.")
+    unknown = sorted(set(mapping) - {"handler", "command", "environment"})
+    if unknown:
+        raise InvalidInput(f"{where} has unknown keys {', '.join(unknown)}; it takes handler or command, and environment.")
+    handler, command = mapping.get("handler"), mapping.get("command")
+    if (handler is None) == (command is None):
+        raise InvalidInput(f'{where} needs exactly one of handler = "FILE.py:FUNCTION" or command = "...".')
+    if handler is not None and (not isinstance(handler, str) or not _HANDLER.match(handler)):
+        raise InvalidInput(f'{where} handler {handler!r} is not of the form "path/to/file.py:function".')
+    if command is not None and (not isinstance(command, str) or not command.strip()):
+        raise InvalidInput(f"{where} command must be a shell command, not {command!r}.")
+    environment = mapping.get("environment", {})
+    if not isinstance(environment, dict):
+        raise InvalidInput(f"{where} environment must be a table of strings, like Lambda's environment variables.")
+    wrong = sorted(k for k, v in environment.items() if not isinstance(v, str))
+    if wrong:
+        raise InvalidInput(
+            f"{where} environment {', '.join(wrong)} must be strings, as Lambda's environment variables are "
+            '(quote them: KEY = "1").'
+        )
+    return FunctionMapping(arn=arn, handler=handler, command=command, environment=dict(environment),
+                           directory=path.parent)
+
+
+def _service_definition(value: object, path: PurePath) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{path.name}: [deployment] service_definition must be the path of a JSON file.")
+    return str(path.parent / value)

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from bgctl.core.config import CONFIG_FILE
+from bgctl.core.durations import parse_duration
 from bgctl.core.errors import InvalidInput
 
 DEFAULT_PROJECT_NAME = "bgctl"
+# One ECS minute (bakeTimeInMinutes, timeoutInMinutes, ...) is a minute unless BGCTL_MINUTE says otherwise.
+DEFAULT_MINUTE_SECONDS = 60.0
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_ADMIN_PORT = 9901
 IMAGE_MODES = ("auto", "official", "offline")
@@ -43,6 +47,10 @@ class Settings:
     fault_reject_routes_at: str | None = None
     # NAME[=VALUE]: the test traffic rule, kept out of bgctl.toml (a secret value).
     test_header: str | None = None
+    # BGCTL_CONFIG: the configuration file it names; None: bgctl.toml in the project, if there is one.
+    config_file: Path | None = None
+    # BGCTL_MINUTE: how long one ECS minute lasts here, so that minute fields run in seconds in tests and demos.
+    minute_seconds: float = DEFAULT_MINUTE_SECONDS
 
     @classmethod
     def parse(cls, env: Mapping[str, str], project_dir: Path) -> "Settings":
@@ -71,7 +79,18 @@ class Settings:
                 "BGCTL_FAULT_REJECT_ROUTES_AT must be RECONCILE_SERVICE, TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT."
             )
         test_header = env.get("BGCTL_TEST_HEADER", "").strip() or None
-        return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header)
+        config = env.get("BGCTL_CONFIG", "").strip()
+        return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header,
+                   config_file=project_dir / config if config else None, minute_seconds=_minute(env))
+
+    @property
+    def config_path(self) -> Path:
+        """The configuration file: BGCTL_CONFIG's, else bgctl.toml in the project (which may not exist)."""
+        return self.config_file or self.project_dir / CONFIG_FILE
+
+    def minutes(self, minutes: float) -> float:
+        """Seconds that `minutes` ECS minutes last here (BGCTL_MINUTE)."""
+        return minutes * self.minute_seconds
 
     @property
     def state_file(self) -> Path:
@@ -144,3 +163,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
         raise InvalidInput(f"{name} must be a port number from 1 to 65535, not {raw!r}.")
     return int(raw)
+
+
+def _minute(env: Mapping[str, str]) -> float:
+    raw = env.get("BGCTL_MINUTE", "").strip()
+    if not raw:
+        return DEFAULT_MINUTE_SECONDS
+    seconds = parse_duration(raw, name="BGCTL_MINUTE")
+    if seconds <= 0:
+        raise InvalidInput(f"BGCTL_MINUTE must be longer than 0s, not {raw!r}.")
+    return seconds
