@@ -339,3 +339,23 @@ def _alive(pid: int, within: float = 2.0) -> bool:
 
     return Retrying(stop=stop_after_delay(within), wait=wait_fixed(0.02), retry=retry_if_result(bool),
                     retry_error_callback=lambda state: True)(running)
+
+
+def test_calls_from_several_threads_run_at_the_same_time(tmp_path):
+    """The engine calls the hooks of one stage in parallel, each from its own thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = """
+import time
+def handler(event, context):
+    started = time.time()
+    time.sleep(1.0)
+    return {"hookStatus": "SUCCEEDED", "hookDetails": {"started": started, "ended": time.time()}}
+"""
+    handler = handler_file(tmp_path, source)
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: invoke_handler(handler, event=EVENT, function_arn=ARN, environment={},
+                                                      timeout=20, cwd=tmp_path), range(2)))
+    assert [r.answer.status for r in runs] == [HookStatus.SUCCEEDED] * 2
+    first, second = (r.answer.details for r in runs)
+    assert first["started"] < second["ended"] and second["started"] < first["ended"]  # the calls overlap
