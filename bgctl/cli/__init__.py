@@ -15,6 +15,8 @@ from bgctl import __version__
 from bgctl.cli.continue_ import continue_
 from bgctl.cli.demo import demo
 from bgctl.cli.deploy import deploy
+from bgctl.cli.deployments import deployments
+from bgctl.cli.describe import describe
 from bgctl.cli.down import down
 from bgctl.cli.images import images
 from bgctl.cli.rollback import rollback
@@ -31,7 +33,7 @@ def app() -> None:
     """ECS native blue/green deployments with Service Connect test traffic, on one machine."""
 
 
-for command in (up, status, deploy, continue_, rollback, demo, down, images):
+for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe):
     app.add_command(command)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bgctl.adapters.clock import SystemClock
 from bgctl.adapters.compose import Stack, ensure_compose_plugin
+from bgctl.adapters.deployment_history import DeploymentHistory, StateAndHistory, history_dir
 from bgctl.adapters.docker_engine import DockerEngine, EnvoyContainer
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.hook_runner import ShellHookRunner
@@ -73,7 +74,7 @@ class Context:
         return Ports(
             tasks=DockerSlotTasks(self.settings, images, engine=self.engine, stack=self.stack),
             service_connect=self.service_connect(state),
-            records=self.state_file,
+            records=StateAndHistory(self.state_file, DeploymentHistory(history_dir(self.settings.state_dir))),
             hooks=ShellHookRunner(self.settings.project_dir),
             rollback_requests=RollbackRequestFile(self.settings.rollback_request_file),
             clock=SystemClock(),
