@@ -279,7 +279,7 @@ def test_update_service_leaves_unset_fields_to_the_service():
     """UpdateService keeps what is not given: the kit's service is bgctl.toml's."""
     data = {"service": "backend", "taskDefinition": "backend:2"}
     sd = parse(data)
-    assert (sd.strategy, sd.bake_minutes, sd.test_rule, sd.hooks, sd.cluster) == (None, None, None, (), None)
+    assert (sd.strategy, sd.bake_minutes, sd.test_rule, sd.hooks, sd.alarms, sd.cluster) == (None,) * 6
 
 
 def test_fields_the_kit_cannot_honour_are_named():

@@ -104,7 +104,8 @@ def find_task_definition(reference: TaskDefinitionRef, *, base_dir: Path, source
     """
     if reference.path is not None:
         path = Path(reference.path).expanduser()
-        path = path if path.is_absolute() else Path(base_dir) / path
+        # normpath: "service-definitions/../task-definitions/x.json" is named as "task-definitions/x.json".
+        path = path if path.is_absolute() else Path(os.path.normpath(Path(base_dir) / path))
         if not path.is_file():
             raise InvalidInput(f"{source} names taskDefinition {reference.text}, but {path} does not exist.")
         return path

@@ -14,8 +14,8 @@ at the two traffic shifts, a Lambda hook with no local function, ROLLING.
 
 UpdateService semantics: a field left out keeps the service's current setting.
 The kit's service is blue/green with bgctl.toml's bake time and test rule, so
-those are what a missing `strategy`, `bakeTimeInMinutes` or
-`serviceConnectConfiguration` mean (None below). CreateService has no current
+those are what a missing `strategy`, `bakeTimeInMinutes`, `lifecycleHooks`,
+`alarms` or `serviceConnectConfiguration` mean (None below). CreateService has no current
 service: a missing strategy is ECS's ROLLING, which is refused.
 """
 
@@ -122,7 +122,7 @@ class ServiceDefinition:
     linear: LinearConfiguration | None
     canary: CanaryConfiguration | None
     alarms: Alarms | None
-    hooks: tuple[LifecycleHookSpec, ...]
+    hooks: tuple[LifecycleHookSpec, ...] | None  # None: the service's current hooks (bgctl.toml's)
     test_rule: TestTrafficRule | None  # None: the service's current rule (bgctl.toml's)
     ignored: tuple[str, ...] = field(default=())
 
@@ -171,7 +171,7 @@ def parse_service_definition(
         linear=linear,
         canary=canary,
         alarms=_alarms(dc.get("alarms")),
-        hooks=_hooks(dc.get("lifecycleHooks") or [], say, functions, config_name),
+        hooks=None if dc.get("lifecycleHooks") is None else _hooks(dc["lifecycleHooks"], say, functions, config_name),
         test_rule=_test_rule(data, say, operation),
         ignored=_ignored(data),
     )
