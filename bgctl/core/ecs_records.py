@@ -103,12 +103,22 @@ def names_of(d: Deployment) -> ServiceNames:
 
 def target_revision_arn(k: KeptDeployment) -> str:
     d = k.deployment
-    return names_of(d).service_revision_arn(service_revision_id(d.target, d.revision))
+    revision_id = getattr(d, "target_revision_id", "") or service_revision_id(d.target, d.revision)
+    return names_of(d).service_revision_arn(revision_id)
 
 
 def source_revision_arn(k: KeptDeployment) -> str:
     d = k.deployment
-    return names_of(d).service_revision_arn(service_revision_id(d.source, k.source_revision))
+    revision_id = getattr(d, "source_revision_id", "") or service_revision_id(d.source, k.source_revision)
+    return names_of(d).service_revision_arn(revision_id)
+
+
+def _minute(d: Deployment) -> float:
+    return float(getattr(d, "minute_seconds", None) or MINUTE_SECONDS)
+
+
+def _rollback_started(k: KeptDeployment) -> float | None:
+    return getattr(k.deployment, "rollback_started", None) or k.rollback_started
 
 
 def service_deployment_brief(k: KeptDeployment) -> dict:
@@ -179,24 +189,36 @@ def alarm_name(d: Deployment) -> str | None:
 
 
 def deployment_configuration(d: Deployment) -> dict:
-    minute = float(getattr(d, "minute_seconds", None) or MINUTE_SECONDS)
-    config: dict = {
-        "strategy": "BLUE_GREEN",
-        "bakeTimeInMinutes": int(round(d.bake_seconds / minute)),
-    }
+    minute = _minute(d)
+    shift = getattr(d, "shift", None)
+    strategy = shift.strategy.value if shift is not None else "BLUE_GREEN"
+    config: dict = {"strategy": strategy, "bakeTimeInMinutes": _minutes(d.bake_seconds, minute)}
+    if strategy == "LINEAR":
+        config["linearConfiguration"] = {"stepPercent": float(shift.step_percent),
+                                         "stepBakeTimeInMinutes": _minutes(shift.step_bake_seconds, minute)}
+    elif strategy == "CANARY":
+        config["canaryConfiguration"] = {"canaryPercent": float(shift.canary_percent),
+                                         "canaryBakeTimeInMinutes": _minutes(shift.canary_bake_seconds, minute)}
     hooks = _configured_hooks(d, minute)
     if hooks:
         config["lifecycleHooks"] = hooks
     name = alarm_name(d)
     if name is not None:
-        config["alarms"] = {"alarmNames": [name], "rollback": True, "enable": True}
+        config["alarms"] = {"alarmNames": [name], "rollback": bool(getattr(d, "alarm_rollback", True)),
+                            "enable": True}
     return config
+
+
+def _minutes(seconds: float, minute: float) -> int:
+    return int(round(seconds / minute))
 
 
 def hook_details(d: Deployment) -> list[dict]:
     """lifecycleHookDetails: the hooks of the current stage that were called, with their status."""
     if d.status == Status.PENDING:
         return []
+    if hasattr(d, "hook_executions"):
+        return _execution_details(d)
     hooks = d.hooks_at(d.stage)
     statuses: list[str | None] = [None] * len(hooks)
     if _stage_ended(d, d.stage) or d.paused:
@@ -231,15 +253,56 @@ def command_hook_id(stage: Stage, index: int) -> str:
 def _configured_hooks(d: Deployment, minute: float) -> list[dict]:
     hooks: list[dict] = []
     for hook in d.hooks:
-        hooks.append({
-            "targetType": "COMMAND",
-            "lifecycleStages": [hook.stage.value],
-            "timeoutConfiguration": {"timeoutInMinutes": max(1, int(round(d.hook_timeout / minute))),
-                                     "action": "ROLLBACK"},
-        })
+        target_type = getattr(hook, "target_type", None)
+        kind = target_type.value if target_type is not None else "COMMAND"
+        entry: dict = {"targetType": kind}
+        if kind == "AWS_LAMBDA":
+            entry["hookTargetArn"] = hook.target
+        entry["lifecycleStages"] = [s.value for s in getattr(hook, "stages", (hook.stage,))]
+        if getattr(hook, "details", None):
+            entry["hookDetails"] = hook.details
+        timeout = getattr(hook, "timeout", None)
+        if timeout is not None:
+            entry["timeoutConfiguration"] = {"timeoutInMinutes": int(round(timeout.minutes)),
+                                             "action": timeout.action.value}
+        else:
+            entry["timeoutConfiguration"] = {"timeoutInMinutes": max(1, _minutes(d.hook_timeout, minute)),
+                                             "action": "ROLLBACK"}
+        hooks.append(entry)
     if d.pause_at is not None:
         hooks.append({"targetType": "PAUSE", "lifecycleStages": [d.pause_at.value]})
     return hooks
+
+
+def _execution_details(d: Deployment) -> list[dict]:
+    """From the record's hook executions: the current stage's (at the current step, or the
+    rollback's while rolling back); once finished, each hook's last execution before any rollback."""
+    executions = d.hook_executions
+    if d.finished_:
+        last: dict[str, object] = {}
+        for e in executions:
+            if not e.rollback:
+                last[e.hook_id] = e
+        chosen = list(last.values())
+    else:
+        rolling_back = d.status == Status.ROLLBACK_IN_PROGRESS
+        chosen = [e for e in executions if e.stage == d.stage and e.rollback == rolling_back
+                  and (rolling_back or e.step == getattr(d, "step", 0))]
+    details = []
+    for e in chosen:
+        hook = d.hook(e.hook_id)
+        entry = {"hookId": e.hook_id,
+                 "targetType": hook.target_type.value if hook is not None else "COMMAND"}
+        if hook is not None and hook.target_type.value == "AWS_LAMBDA":
+            entry["targetArn"] = hook.target
+        entry["status"] = e.status.value
+        entry["expiresAt"] = e.expires_at
+        if hook is not None:
+            entry["timeoutAction"] = hook.timeout.action.value
+        details.append(entry)
+    if d.pause_at is not None and d.pause_at == d.stage and d.paused:
+        details.append({"hookId": f"pause-at-{d.stage.value}", "targetType": "PAUSE", "status": "AWAITING_ACTION"})
+    return details
 
 
 def _stage_ended(d: Deployment, stage: Stage) -> bool:
@@ -255,13 +318,21 @@ def _weights(d: Deployment) -> tuple[tuple[float, float], tuple[float, float]]:
     """(test, production) weights requested of the source and of the target."""
     if d.status == Status.SUCCESSFUL:
         return (0.0, 0.0), (100.0, 100.0)
-    if d.status in ROLLBACK_STATUSES:
-        return (100.0, 100.0), (0.0, 0.0)
-    if d.status == Status.PENDING:
+    if d.status in ROLLBACK_STATUSES or d.status == Status.PENDING:
         return (100.0, 100.0), (0.0, 0.0)
     test = 100.0 if _reached(d, Stage.TEST_TRAFFIC_SHIFT) else 0.0
-    production = 100.0 if _reached(d, Stage.PRODUCTION_TRAFFIC_SHIFT) else 0.0
+    production = _production_share(d)
     return (100.0 - test, 100.0 - production), (test, production)
+
+
+def _production_share(d: Deployment) -> float:
+    """The target's share of production traffic at the record's stage (and LINEAR/CANARY step)."""
+    shift = getattr(d, "shift", None)
+    steps = shift.steps() if shift is not None else (100.0,)
+    step = min(getattr(d, "step", 0), len(steps) - 1)
+    if STAGES.index(d.stage) >= STAGES.index(Stage.PRODUCTION_TRAFFIC_SHIFT):
+        return float(steps[step])
+    return float(steps[step - 1]) if step > 0 else 0.0
 
 
 def _target_tasks(d: Deployment) -> tuple[int, int, int]:
@@ -299,7 +370,7 @@ def _revision_summary(arn: str, tasks: tuple[int, int, int], weights: tuple[floa
 def _times(k: KeptDeployment) -> dict:
     d = k.deployment
     started = d.history[0].started if d.history else None
-    moments = [t for t in (d.created, started, d.finished, k.rollback_started, k.updated) if t]
+    moments = [t for t in (d.created, started, d.finished, _rollback_started(k), k.updated) if t]
     moments += [t for r in d.history for t in (r.started, r.ended) if t]
     ended = d.finished if d.finished_ else None
     return _without_none({
@@ -322,7 +393,7 @@ def _rollback(k: KeptDeployment) -> dict | None:
         return None
     return _without_none({
         "reason": d.reason,
-        "startedAt": k.rollback_started,
+        "startedAt": _rollback_started(k),
         "serviceRevisionArn": source_revision_arn(k),
     })
 
@@ -331,7 +402,7 @@ def _alarms(d: Deployment) -> dict:
     name = alarm_name(d)
     if name is None:
         return {"status": "DISABLED"}
-    triggered = bool(d.reason and d.reason.startswith("Alarm:"))
+    triggered = bool(getattr(d, "alarm_triggered", None) or (d.reason and d.reason.startswith("Alarm:")))
     if triggered:
         status = "TRIGGERED"
     elif d.finished_:
