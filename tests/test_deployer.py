@@ -14,7 +14,8 @@ from typing import Callable
 import pytest
 
 from bgctl.core.errors import BgctlError, InvalidInput, RouteRejected
-from bgctl.core.hooks import DEFAULT_CALLBACK_DELAY, Hook, HookAnswer, HookRun, HookStatus
+from bgctl.core.hooks import (DEFAULT_CALLBACK_DELAY, Hook, HookAnswer, HookInvocation, HookRun, HookStatus,
+                              HookTargetType, HookTimeout, TimeoutAction)
 from bgctl.core.services import ServiceState
 from bgctl.core.stages import STAGES, Stage, Status
 from bgctl.core.state import State
@@ -194,29 +195,57 @@ class HookCallRecord:
     details: dict | None
     at: float
     timeout: float
+    event: dict = field(default_factory=dict)
+    hook_id: str = ""
+
+
+@dataclass(frozen=True)
+class Slow:
+    """A call that answers `answer` after `seconds` on the clock."""
+
+    seconds: float
+    answer: HookAnswer = HookAnswer(HookStatus.SUCCEEDED, DEFAULT_CALLBACK_DELAY, None, "exit status 0")
+
+
+class FakePending:
+    def __init__(self, clock: FakeClock, ready_at: float, run: HookRun) -> None:
+        self.clock, self.ready_at, self.run = clock, ready_at, run
+
+    def result(self) -> HookRun | None:
+        return self.run if self.clock.now() >= self.ready_at else None
 
 
 class FakeHooks:
-    """Answers from a script per command (default: SUCCEEDED); "hang" runs into the time limit."""
+    """Answers from a script per command (default: SUCCEEDED at once); "hang" runs into the time limit,
+    Slow(seconds, answer) answers after a while, so that calls started together overlap."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.script: dict[str, list] = {}
         self.calls: list[HookCallRecord] = []
+        self.ended: list[tuple[str, float]] = []
 
-    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
-        assert env["BGCTL_STAGE"] == hook.stage.value and env["BGCTL_TARGET_SLOT"] == "green"
-        self.calls.append(HookCallRecord(hook.stage, hook.command, env["BGCTL_ROLLBACK"] == "1", details,
-                                         self.clock.now(), timeout))
+    def start(self, call: HookInvocation) -> FakePending:
+        hook, env = call.hook, call.env
+        assert env["BGCTL_STAGE"] == call.stage.value and env["BGCTL_TARGET_SLOT"] == "green"
+        assert call.event["lifecycleStage"] == call.stage.value
+        details = call.event["hookDetails"] or None
+        self.calls.append(HookCallRecord(call.stage, hook.command, env["BGCTL_ROLLBACK"] == "1", details,
+                                         self.clock.now(), call.timeout, call.event, hook.hook_id))
         queued = self.script.get(hook.command, [])
         answer = queued.pop(0) if queued else HookAnswer(HookStatus.SUCCEEDED, DEFAULT_CALLBACK_DELAY, None,
                                                          "exit status 0")
+        seconds = 0.0
         if answer == "crash":
             raise Crash(f"killed while {hook.command} ran")
         if answer == "hang":
-            self.clock.t += timeout
-            answer = HookAnswer(HookStatus.FAILED, DEFAULT_CALLBACK_DELAY, None, f"timed out after {timeout:g}s")
-        return HookRun(answer, 0, "", "", 0.01)
+            seconds = call.timeout
+            answer = HookAnswer(HookStatus.FAILED, DEFAULT_CALLBACK_DELAY, None, f"timed out after {call.timeout:g}s")
+        if isinstance(answer, Slow):
+            seconds, answer = min(answer.seconds, call.timeout), answer.answer
+        self.ended.append((hook.command, self.clock.now() + seconds))
+        return FakePending(self.clock, self.clock.now() + seconds, HookRun(answer, 0, f"out of {hook.command}", "",
+                                                                           seconds))
 
     def called(self) -> list[tuple[str, str, bool]]:
         return [(c.stage.value, c.command, c.rollback) for c in self.calls]
@@ -496,12 +525,14 @@ def test_an_in_progress_hook_is_called_again_after_its_delay_with_its_details():
     ]
     d = deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "check"), Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "next")))
     assert d.status == Status.SUCCESSFUL
-    calls = world.hooks.calls
+    # Hooks at one stage run in parallel (ECS): "next" is called with the first call of "check".
+    calls = [c for c in world.hooks.calls if c.command == "check"]
     assert [(c.command, c.details) for c in calls] == [
-        ("check", None), ("check", {"checks": 1}), ("check", {"checks": 2}), ("next", None)]
+        ("check", None), ("check", {"checks": 1}), ("check", {"checks": 2})]
     assert 7.0 <= calls[1].at - calls[0].at < 7.2
     assert 3.0 <= calls[2].at - calls[1].at < 3.2
-    assert calls[3].at == calls[2].at
+    (following,) = [c for c in world.hooks.calls if c.command == "next"]
+    assert following.at == calls[0].at
 
 
 def test_an_in_progress_hook_without_a_delay_waits_ecs_default_30s():

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from bgctl.core.deployment import Deployment, HookProgress, StageRecord
+from bgctl.core.deployment import Deployment, HookExecution, HookExecutionStatus, HookOutput, StageRecord
 from bgctl.core.hooks import Hook
 from bgctl.core.stages import STAGES, Stage, Status
 from bgctl.core.taskdef import HealthCheck, Revision
@@ -53,12 +53,24 @@ def test_stage_started_again_on_resume_keeps_the_first_start_time():
     assert resumed.history == (StageRecord(Stage.RECONCILE_SERVICE, 1001.0),)
 
 
-def test_stage_ended_closes_the_record_and_clears_hook_progress():
-    d = replace(make().stage_started(10.0), hook_progress=HookProgress(Stage.RECONCILE_SERVICE, 1, {"n": 1}, 15.0))
+EXECUTION = HookExecution("hook-1", Stage.BAKE_TIME, "e-1", HookExecutionStatus.IN_PROGRESS, started=90.0,
+                          expires_at=190.0, next_call_at=99.5, details={"attempt": 3}, calls=2)
+
+
+def test_stage_ended_closes_the_record():
+    d = make().stage_started(10.0)
     ended = d.stage_ended(12.5)
     assert ended.history == (StageRecord(Stage.RECONCILE_SERVICE, 10.0, 12.5),)
-    assert ended.hook_progress is None
     assert ended.current_record() is None
+
+
+def test_an_execution_is_kept_per_hook_stage_step_and_rollback():
+    d = make().with_execution(EXECUTION)
+    later = replace(EXECUTION, status=HookExecutionStatus.SUCCEEDED, calls=3)
+    assert d.with_execution(later).hook_executions == (later,)
+    again = replace(EXECUTION, rollback=True)
+    assert d.with_execution(again).hook_executions == (EXECUTION, again)
+    assert replace(d, stage=Stage.BAKE_TIME).executions_at(Stage.BAKE_TIME) == (EXECUTION,)
 
 
 def test_stage_ended_without_an_open_record_changes_nothing():
@@ -115,7 +127,8 @@ def test_round_trip_through_json_keeps_everything():
         d,
         stage=Stage.BAKE_TIME,
         history=d.history + (StageRecord(Stage.BAKE_TIME, 4.0),),
-        hook_progress=HookProgress(Stage.BAKE_TIME, 2, {"attempt": 3}, 99.5),
+        hook_executions=(EXECUTION,),
+        hook_outputs=(HookOutput.of("hook-1", Stage.BAKE_TIME, 98.0, "IN_PROGRESS", "x" * 9000, "err"),),
         bake_until=400.0,
         bake_baseline={"upstream_rq_total": 10, "upstream_rq_5xx": 1},
         reason="because",
@@ -125,7 +138,8 @@ def test_round_trip_through_json_keeps_everything():
     back = Deployment.from_dict(json.loads(json.dumps(d.to_dict())))
     assert back == d
     assert back.pause_at == Stage.POST_TEST_TRAFFIC_SHIFT
-    assert back.hook_progress == HookProgress(Stage.BAKE_TIME, 2, {"attempt": 3}, 99.5)
+    assert back.hook_executions == (EXECUTION,)
+    assert len(back.hook_outputs[0].stdout) == 4000  # what a hook printed is kept, bounded
     assert back.test_rule == TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
     assert back.revision == REVISION and not back.shipped
     assert back.hooks_at(Stage.POST_TEST_TRAFFIC_SHIFT) == (Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "curl -f localhost"),)
@@ -154,7 +168,7 @@ def test_an_older_record_with_a_task_definition_revision_reads_it_back():
 def test_round_trip_without_optional_fields():
     d = make()
     data = d.to_dict()
-    assert data["pause_at"] is None and data["hook_progress"] is None
+    assert data["pause_at"] is None and data["hook_executions"] == []
     assert Deployment.from_dict(data) == d
 
 

@@ -1,7 +1,11 @@
-"""Running a lifecycle hook: a child process whose answer is read like an ECS hook's.
+"""Running lifecycle hooks: child processes whose answers are read like an ECS hook's.
 
-A hook is `/bin/sh -c COMMAND`: its exit status is the answer, unless it
-prints an ECS hook answer on a line of stdout (`core/hooks.py` reads it).
+A shell hook (COMMAND) is `/bin/sh -c COMMAND` with ECS's event on stdin: its
+exit status is the answer, unless it prints an ECS hook answer on a line of
+stdout (`core/hooks.py` reads it). An AWS_LAMBDA hook runs the local handler
+or command its function ARN is mapped to (`adapters/lambda_runner.py`).
+`HookRunner` calls them in threads, so that the hooks of one stage run in
+parallel as ECS runs them.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
-from bgctl.core.hooks import Hook, HookRun, failed_answer, parse_hook_answer
+from bgctl.adapters.lambda_runner import invoke_command, invoke_handler
+from bgctl.core.hooks import Hook, HookInvocation, HookRun, HookTargetType, failed_answer, parse_hook_answer
 
 
 def _read(f: IO[bytes]) -> str:
@@ -38,6 +44,7 @@ def run_hook(
     timeout: float,
     details: dict | None = None,
     cwd: Path | None = None,
+    event: dict | None = None,
 ) -> HookRun:
     """Run the hook once and read its answer; a failing or hanging command is a FAILED answer, never an exception."""
     full_env = {
@@ -52,13 +59,18 @@ def run_hook(
     # Files, not pipes: a background child that keeps a pipe open would make
     # reading block past the timeout; a file never does, and keeps what a
     # killed hook printed.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdin:
+        # ECS's event on stdin, as a mapped command gets it; a file, not a pipe, so
+        # that a hook that never reads it cannot block on a full pipe.
+        if event is not None:
+            stdin.write(json.dumps(event).encode("utf-8"))
+        stdin.seek(0)
         try:
             # A new session makes the shell a process-group leader, so one
             # killpg reaches everything it started (`sleep 30 & wait`).
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", hook.command],
-                stdin=subprocess.DEVNULL,  # a hook must not steal bgctl's terminal
+                stdin=stdin,  # never bgctl's terminal
                 stdout=out,
                 stderr=err,
                 env=full_env,
@@ -85,11 +97,49 @@ def run_hook(
     return HookRun(answer, exit_code, stdout, stderr, seconds)
 
 
-class ShellHookRunner:
-    """lifecycle/ports.HookRunner: each hook a `/bin/sh -c` child, run in the project's directory."""
+class HookRunner:
+    """lifecycle/ports.HookRunner: shell hooks in the project's directory, Lambda hooks by their
+    function mapping (relative paths from the configuration file's folder), each call in a thread."""
 
-    def __init__(self, cwd: Path | None = None) -> None:
+    def __init__(self, cwd: Path | None = None, *, functions: Mapping | None = None,
+                 functions_dir: Path | None = None, max_parallel: int = 16) -> None:
         self.cwd = cwd
+        self.functions = dict(functions or {})
+        self.functions_dir = functions_dir or cwd or Path.cwd()
+        self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="bgctl-hook")
 
-    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
-        return run_hook(hook, env=env, timeout=timeout, details=details, cwd=self.cwd)
+    def start(self, call: HookInvocation) -> "_Pending":
+        return _Pending(self._pool.submit(self.run, call))
+
+    def run(self, call: HookInvocation) -> HookRun:
+        hook = call.hook
+        if hook.target_type == HookTargetType.COMMAND:
+            return run_hook(hook, env=call.env, timeout=call.timeout, details=call.event.get("hookDetails") or None,
+                            cwd=self.cwd, event=call.event)
+        if hook.target_type != HookTargetType.AWS_LAMBDA:
+            return HookRun(failed_answer(f"a {hook.target_type} hook is not called"), None, "", "", 0.0)
+        arn = hook.target or ""
+        mapping = self.functions.get(arn)
+        if mapping is None:
+            return HookRun(failed_answer(f"no function is mapped to {arn} in the configuration file"),
+                           None, "", "", 0.0)
+        environment = dict(getattr(mapping, "environment", None) or {})
+        if getattr(mapping, "handler", None):
+            return invoke_handler(mapping.handler, event=call.event, function_arn=arn, environment=environment,
+                                  timeout=call.timeout, cwd=self.functions_dir)
+        return invoke_command(mapping.command, event=call.event, environment=environment, timeout=call.timeout,
+                              cwd=self.functions_dir, function_arn=arn)
+
+
+class _Pending:
+    def __init__(self, future: "Future[HookRun]") -> None:
+        self._future = future
+
+    def result(self) -> HookRun | None:
+        if not self._future.done():
+            return None
+        try:
+            return self._future.result()
+        except Exception as exc:  # a bug in a runner must not look like bgctl crashing
+            return HookRun(failed_answer(f"could not be called: {exc}"), None, "", "", 0.0)
+

@@ -1,4 +1,4 @@
-"""`bgctl continue`: resume a paused or interrupted deployment."""
+"""`bgctl continue [--hook-id ID]`: resume a paused or interrupted deployment."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ from bgctl.lifecycle.events import Observer
 
 
 @click.command(name="continue")
-def continue_() -> None:
-    """Resume a paused or interrupted deployment."""
+@click.option("--hook-id", metavar="ID", help="CONTINUE only this PAUSE hook (default: every one awaiting action).")
+def continue_(hook_id: str | None) -> None:
+    """Resume a paused or interrupted deployment (ContinueServiceDeployment CONTINUE for PAUSE hooks)."""
     settings = load_settings()
     deployment = run_continue(settings, observer=DeploymentPrinter(out, settings.ingress_url),
-                              progress=progress, warn=warn)
+                              progress=progress, warn=warn, hook_id=hook_id)
     sys.exit(exit_code(deployment))
 
 
-def run_continue(settings: Settings, *, observer: Observer, progress: Say, warn: Say) -> Deployment:
+def run_continue(settings: Settings, *, observer: Observer, progress: Say, warn: Say,
+                 hook_id: str | None = None) -> Deployment:
     return with_deployer(settings, observer=observer, progress=progress, warn=warn,
-                         action=lambda deployer: deployer.resume())
+                         action=lambda deployer: deployer.resume(hook_id))

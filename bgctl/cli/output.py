@@ -49,7 +49,8 @@ class DeploymentPrinter:
             hook, run = event.hook_call.hook, event.hook_call.run
             status = run.answer.status
             colour = {HookStatus.SUCCEEDED: "green", HookStatus.IN_PROGRESS: "yellow"}.get(status, "red")
-            self.console.print(f"  hook `{escape(hook.command)}`: [{colour}]{status}[/{colour}] "
+            name = f"{escape(hook.hook_id)} " if hook.hook_id else ""
+            self.console.print(f"  hook {name}`{escape(hook.command)}`: [{colour}]{status}[/{colour}] "
                                f"({escape(run.answer.reason)}, {format_duration(run.seconds)})", markup=True)
             detail = run.stderr.strip()
             if status == HookStatus.FAILED and detail:
@@ -59,9 +60,15 @@ class DeploymentPrinter:
         elif kind == EventKind.PAUSED:
             rule = d.test_rule
             header = f"{rule.header}: {rule.value}" if rule.value is not None else f"{rule.header}: 1"
-            self.console.print(f"⏸ Paused after {event.stage}; {d.target} is the candidate, {d.source} serves production.")
+            if event.message:  # PAUSE hooks awaiting action, by id
+                self.console.print(f"⏸ Paused at {event.stage}: PAUSE hook {event.message} awaiting action; "
+                                   f"{d.target} is the candidate, {d.source} serves production.", markup=False)
+            else:
+                self.console.print(f"⏸ Paused after {event.stage}; {d.target} is the candidate, "
+                                   f"{d.source} serves production.")
             self.console.print(f"  try it:   curl -H '{header}' {self.ingress_url}/", markup=False)
-            self.console.print("  then:     bgctl continue   (or bgctl rollback)")
+            then = "bgctl continue [--hook-id ID]" if event.message else "bgctl continue"
+            self.console.print(f"  then:     {then}   (or bgctl rollback)", markup=False)
         elif kind == EventKind.ROLLING_BACK:
             self.console.print(f"[bold red]↩ Rolling back[/bold red] at {event.stage}: {escape(event.message)}")
         elif kind == EventKind.NOTE:

@@ -2,7 +2,8 @@
 
 `Context.ports` is where the engine's interfaces (lifecycle/ports.py) meet
 their implementations: Docker for the slots' tasks, Envoy for Service
-Connect, the state file for the record, a shell for hooks.
+Connect, the state file for the record, child processes for hooks (shell
+commands, and Lambda handlers by the configuration file's function mapping).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from bgctl.adapters.compose import Stack, ensure_compose_plugin
 from bgctl.adapters.deployment_history import DeploymentHistory, StateAndHistory, history_dir
 from bgctl.adapters.docker_engine import DockerEngine, EnvoyContainer
 from bgctl.adapters.envoy_admin import EnvoyAdmin
-from bgctl.adapters.hook_runner import ShellHookRunner
+from bgctl.adapters.hook_runner import HookRunner
 from bgctl.adapters.images import ImageSet, Images, Progress
 from bgctl.adapters.lock import is_held
+from bgctl.adapters.project_files import load_config
 from bgctl.adapters.rollback_request import RollbackRequestFile
 from bgctl.adapters.route_delivery import Publication, RoutePublisher
 from bgctl.adapters.service_connect import EnvoyServiceConnect
@@ -70,12 +72,19 @@ class Context:
                 live = None
         return Observed(services, live, is_held(self.settings.state_dir))
 
+    def hook_runner(self) -> HookRunner:
+        """Shell hooks run in the project's folder; AWS_LAMBDA hooks by the configuration file's
+        function mapping, with paths relative to that file's folder."""
+        config_path = self.settings.config_path
+        return HookRunner(self.settings.project_dir, functions=load_config(self.settings).functions,
+                          functions_dir=config_path.resolve().parent)
+
     def ports(self, state: State, images: ImageSet) -> Ports:
         return Ports(
             tasks=DockerSlotTasks(self.settings, images, engine=self.engine, stack=self.stack),
             service_connect=self.service_connect(state),
             records=StateAndHistory(self.state_file, DeploymentHistory(history_dir(self.settings.state_dir))),
-            hooks=ShellHookRunner(self.settings.project_dir),
+            hooks=self.hook_runner(),
             rollback_requests=RollbackRequestFile(self.settings.rollback_request_file),
             clock=SystemClock(),
         )

@@ -1,10 +1,12 @@
 """Lifecycle hooks as data: what a hook is, and how its answer is read.
 
 ECS calls a hook (a Lambda function) at a stage and reads
-`{"hookStatus", "callBackDelay", "hookDetails"}` back. Here a hook is
-`/bin/sh -c COMMAND`: its exit status is the answer, unless it prints such a
-JSON object on a line of stdout, so that a plain `curl -f ...` works as a hook
-and a script can still say IN_PROGRESS like a Lambda would.
+`{"hookStatus", "callBackDelay", "hookDetails"}` back. Here a hook is a
+Lambda function's local handler (AWS_LAMBDA, mapped in the configuration
+file), a PAUSE, or bgctl's own shell hook (COMMAND): `/bin/sh -c COMMAND`,
+whose exit status is the answer unless it prints such a JSON object on a line
+of stdout, so that a plain `curl -f ...` works as a hook and a script can
+still say IN_PROGRESS like a Lambda would.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from __future__ import annotations
 import json
 import math
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from bgctl.core.errors import InvalidInput
-from bgctl.core.stages import NO_HOOKS, Stage, hook_stage
-
+from bgctl.core.stages import NO_HOOKS, NO_PAUSE, Stage, hook_stage
 
 
 class HookStatus(str, Enum):
@@ -35,24 +36,155 @@ class HookStatus(str, Enum):
 DEFAULT_CALLBACK_DELAY = 30.0
 
 
+class HookTargetType(str, Enum):
+    """What a hook calls: ECS's AWS_LAMBDA and PAUSE, and bgctl's own shell command."""
+
+    AWS_LAMBDA = "AWS_LAMBDA"
+    PAUSE = "PAUSE"
+    COMMAND = "COMMAND"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TimeoutAction(str, Enum):
+    """What ECS does when a hook's timeoutConfiguration runs out."""
+
+    ROLLBACK = "ROLLBACK"
+    CONTINUE = "CONTINUE"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# ECS's timeoutConfiguration: 1-20,160 minutes, default 1,440 (24 h), action ROLLBACK.
+DEFAULT_HOOK_TIMEOUT_MINUTES = 1440.0
+MAX_HOOK_TIMEOUT_MINUTES = 20160.0
+
+
 @dataclass(frozen=True)
-class Hook:
-    stage: Stage
-    command: str
+class HookTimeout:
+    """How long a hook may take as a whole (IN_PROGRESS calls included), in ECS minutes."""
+
+    minutes: float = DEFAULT_HOOK_TIMEOUT_MINUTES
+    action: TimeoutAction = TimeoutAction.ROLLBACK
 
     def __post_init__(self) -> None:
-        # Also guards hooks built in code or read back from a file, not only --hook.
-        if self.stage in NO_HOOKS:
-            raise InvalidInput(f"ECS runs no lifecycle hooks at {self.stage}; choose another stage.")
-        if not self.command.strip():
-            raise InvalidInput(f"The hook at {self.stage} has no command; give the shell command to run.")
+        if isinstance(self.minutes, bool) or not 0 < self.minutes <= MAX_HOOK_TIMEOUT_MINUTES:
+            raise InvalidInput(f"A hook's timeoutInMinutes must be from 1 to 20160, not {self.minutes!r}.")
+        object.__setattr__(self, "action", TimeoutAction(self.action))
 
     def to_dict(self) -> dict:
-        return {"stage": self.stage.value, "command": self.command}
+        return {"timeoutInMinutes": self.minutes, "action": self.action.value}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "HookTimeout":
+        if not data:
+            return cls()
+        return cls(float(data.get("timeoutInMinutes", DEFAULT_HOOK_TIMEOUT_MINUTES)),
+                   TimeoutAction(data.get("action", TimeoutAction.ROLLBACK.value)))
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One lifecycle hook as ECS configures it (`deploymentConfiguration.lifecycleHooks[]`).
+
+    `Hook(Stage.X, "cmd")` is bgctl's shell hook at one stage (`--hook`, `[[hooks]]`).
+    `target` is the Lambda function's ARN, the shell command, or None for PAUSE.
+    `hook_id` is given when the deployment starts (`Deployer.start`) if empty.
+    """
+
+    stages: tuple[Stage, ...]
+    target: str | None = None
+    target_type: HookTargetType = HookTargetType.COMMAND
+    hook_id: str = ""
+    details: dict | None = None  # ECS hookDetails: the first call's, merged with IN_PROGRESS answers'
+    timeout: HookTimeout = HookTimeout()
+
+    def __post_init__(self) -> None:
+        stages = (self.stages,) if isinstance(self.stages, Stage) else tuple(self.stages)
+        object.__setattr__(self, "stages", stages)
+        object.__setattr__(self, "target_type", HookTargetType(self.target_type))
+        if not stages:
+            raise InvalidInput("A lifecycle hook needs at least one lifecycle stage.")
+        # Also guards hooks built in code or read back from a file, not only --hook.
+        for stage in stages:
+            if stage in NO_HOOKS:
+                raise InvalidInput(f"ECS runs no lifecycle hooks at {stage}; choose another stage.")
+            if self.target_type == HookTargetType.PAUSE and stage in NO_PAUSE:
+                raise InvalidInput(f"A PAUSE hook cannot run at {stage}, as in ECS; choose another stage.")
+        if self.target_type == HookTargetType.PAUSE:
+            if self.target is not None:
+                raise InvalidInput("A PAUSE hook has no target; leave hookTargetArn out.")
+        elif not (self.target or "").strip():
+            what = "command" if self.target_type == HookTargetType.COMMAND else "hookTargetArn"
+            raise InvalidInput(f"The hook at {stages[0]} has no {what}; give the "
+                               f"{'shell command to run' if what == 'command' else 'Lambda function ARN'}.")
+        if self.details is not None and not isinstance(self.details, dict):
+            raise InvalidInput("A hook's hookDetails must be a JSON object.")
+
+    @property
+    def stage(self) -> Stage:
+        """The first stage (the only one for shell hooks)."""
+        return self.stages[0]
+
+    @property
+    def command(self) -> str:
+        """The shell command (COMMAND), the function ARN (AWS_LAMBDA), or "PAUSE"."""
+        return self.target if self.target is not None else self.target_type.value
+
+    def describe(self) -> str:
+        """How messages name the hook."""
+        if self.target_type == HookTargetType.PAUSE:
+            return f"PAUSE {self.hook_id}".rstrip()
+        return self.command
+
+    def with_id(self, hook_id: str) -> "Hook":
+        return replace(self, hook_id=hook_id)
+
+    def to_dict(self) -> dict:
+        if self.target_type == HookTargetType.COMMAND and self.details is None and self.timeout == HookTimeout():
+            # A shell hook's record stays as it was before hooks had ECS's shape.
+            return {"stage": self.stage.value, "command": self.command, **({"hookId": self.hook_id} if self.hook_id else {})}
+        return {
+            "hookId": self.hook_id,
+            "targetType": self.target_type.value,
+            "target": self.target,
+            "lifecycleStages": [s.value for s in self.stages],
+            "hookDetails": self.details,
+            "timeoutConfiguration": self.timeout.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Hook":
-        return cls(stage=hook_stage(str(d.get("stage") or "")), command=str(d.get("command") or ""))
+        if "targetType" not in d:  # a shell hook (and records written before hooks had ECS's shape)
+            return cls(hook_stage(str(d.get("stage") or "")), str(d.get("command") or ""),
+                       hook_id=str(d.get("hookId") or ""))
+        return cls(
+            stages=tuple(Stage(s) for s in d.get("lifecycleStages", ())),
+            target=d.get("target"),
+            target_type=HookTargetType(d["targetType"]),
+            hook_id=str(d.get("hookId") or ""),
+            details=d.get("hookDetails"),
+            timeout=HookTimeout.from_dict(d.get("timeoutConfiguration")),
+        )
+
+
+def with_hook_ids(hooks: tuple[Hook, ...]) -> tuple[Hook, ...]:
+    """Every hook with an id (`hook-1`, `hook-2`, ... for those without), unique in the deployment."""
+    taken = {h.hook_id for h in hooks if h.hook_id}
+    if len(taken) != len([h for h in hooks if h.hook_id]):
+        raise InvalidInput("Two lifecycle hooks have the same hookId.")
+    named: list[Hook] = []
+    n = 0
+    for hook in hooks:
+        if not hook.hook_id:
+            n += 1
+            while f"hook-{n}" in taken:
+                n += 1
+            hook = hook.with_id(f"hook-{n}")
+        named.append(hook)
+    return tuple(named)
 
 
 def parse_hook_option(text: str) -> Hook:
@@ -66,7 +198,7 @@ def parse_hook_option(text: str) -> Hook:
     stage = hook_stage(name)
     if not command.strip():
         raise InvalidInput(f"--hook {text!r} has no command after '='; give the shell command to run at {stage}.")
-    return Hook(stage=stage, command=command)
+    return Hook(stage, command)
 
 
 @dataclass(frozen=True)
@@ -84,6 +216,23 @@ class HookRun:
     stdout: str
     stderr: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class HookInvocation:
+    """One call of one hook at one stage."""
+
+    hook: Hook
+    stage: Stage
+    # ECS's event (core/hook_event.build_event): what a Lambda handler gets, and a
+    # command (COMMAND hooks, mapped commands) reads on stdin. Its hookDetails are
+    # the hook's own merged with earlier IN_PROGRESS answers'.
+    event: dict
+    # BGCTL_* variables for COMMAND hooks (core/hooks.hook_environment).
+    env: dict[str, str]
+    # This call's limit in seconds: the per-call limit, or less when the hook's
+    # timeoutConfiguration runs out sooner.
+    timeout: float
 
 
 def failed_answer(reason: str) -> HookAnswer:

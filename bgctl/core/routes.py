@@ -55,7 +55,7 @@ def render_route_config(state: TrafficState, version: str) -> dict:
     }
 
 
-def _route_action(weights: dict[str, int]) -> dict:
+def _route_action(weights: dict[str, float]) -> dict:
     action: dict = {
         "timeout": REQUEST_TIMEOUT,
         "retry_policy": {
@@ -77,7 +77,12 @@ def _route_action(weights: dict[str, int]) -> dict:
         (slot,) = weights
         action["cluster"] = cluster_for(slot)  # type: ignore[arg-type]
     else:
+        # Envoy splits by integer weights relative to their sum: a fraction of a
+        # percent (a 0.1 % canary) is written in finer units, e.g. 100 of 100000.
+        scale = next(s for s in (1, 10, 100, 1000) if all(float(round(p * s, 6)).is_integer() for p in weights.values())
+                     or s == 1000)
         action["weighted_clusters"] = {
-            "clusters": [{"name": cluster_for(slot), "weight": pct} for slot, pct in weights.items()]  # type: ignore[arg-type]
+            "clusters": [{"name": cluster_for(slot), "weight": round(pct * scale)}  # type: ignore[arg-type]
+                         for slot, pct in weights.items()]
         }
     return action

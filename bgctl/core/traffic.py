@@ -84,22 +84,26 @@ class TrafficState:
     production: Slot
     candidate: Slot | None = None
     test_rule: TestTrafficRule | None = None
-    candidate_percent: int = 0
+    # A float: CANARY's canaryPercent goes down to 0.1.
+    candidate_percent: float = 0
 
     def __post_init__(self) -> None:
         if self.production not in SLOTS:
             raise InvalidInput(f"{self.production!r} is not a slot; use blue or green.")
         if self.candidate is not None and self.candidate == self.production:
             raise InvalidInput("The candidate slot must differ from the production slot.")
+        if isinstance(self.candidate_percent, float) and self.candidate_percent.is_integer():
+            object.__setattr__(self, "candidate_percent", int(self.candidate_percent))
         if not 0 <= self.candidate_percent <= 100:
             raise InvalidInput("The candidate's share of production traffic must be from 0 to 100 percent.")
         if self.candidate is None and (self.test_rule is not None or self.candidate_percent):
             raise InvalidInput("A test traffic rule or a traffic share needs a candidate slot.")
 
-    def weights(self) -> dict[str, int]:
-        """Percent of non-test traffic per slot."""
-        shares = {slot: 0 for slot in SLOTS}
-        shares[self.production] = 100 - self.candidate_percent
+    def weights(self) -> dict[str, float]:
+        """Percent of non-test traffic per slot (whole numbers unless a step is a fraction)."""
+        shares: dict[str, float] = {slot: 0 for slot in SLOTS}
+        rest = round(100 - self.candidate_percent, 6)
+        shares[self.production] = int(rest) if float(rest).is_integer() else rest
         if self.candidate is not None:
             shares[self.candidate] = self.candidate_percent
         return shares
@@ -119,5 +123,5 @@ class TrafficState:
             production=data["production"],
             candidate=data.get("candidate"),
             test_rule=TestTrafficRule.from_dict(rule) if rule else None,
-            candidate_percent=int(data.get("candidate_percent", 0)),
+            candidate_percent=data.get("candidate_percent", 0),
         )

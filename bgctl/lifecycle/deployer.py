@@ -13,20 +13,26 @@ through `Clock`, so unit tests run every path with fakes in milliseconds.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from bgctl.core.arns import ServiceNames
 from bgctl.core.config import DEFAULT_HOOK_TIMEOUT
-from bgctl.core.deployment import DEFAULT_START_TIMEOUT, Deployment, HookProgress
+from bgctl.core.deployment import (DEFAULT_START_TIMEOUT, Deployment, HookExecution, HookExecutionStatus,
+                                   HookOutput, initial_revision_id, new_revision_id)
 from bgctl.core.errors import BgctlError, InvalidInput
-from bgctl.core.hooks import Hook, HookRun, HookStatus, hook_environment
+from bgctl.core.hook_event import build_event, merge_details
+from bgctl.core.hooks import Hook, HookStatus, HookTargetType, TimeoutAction, hook_environment, with_hook_ids
 from bgctl.core.services import ServiceState
-from bgctl.core.stages import CANDIDATE_WATCHED, ROLLBACK_HOOK_STAGES, Stage, Status
+from bgctl.core.stages import CANDIDATE_WATCHED, ROLLBACK_HOOK_STAGES, STAGES, Stage, Status
 from bgctl.core.state import State
+from bgctl.core.strategy import TrafficShift
 from bgctl.core.taskdef import Revision
+from bgctl.core.topology import DEPLOYED_SERVICE
 from bgctl.core.traffic import Slot, TestTrafficRule, TrafficState
 from bgctl.lifecycle.events import Bake, Event, EventKind, HookCall, Observer, ignore
-from bgctl.lifecycle.ports import Ports, TaskWatch
+from bgctl.lifecycle.ports import HookInvocation, PendingHookRun, Ports, TaskWatch
 
 # How long Envoy may take to list a new task in its cluster (its STRICT_DNS refresh is 0.25 s).
 REGISTER_TIMEOUT = 15.0
@@ -39,12 +45,26 @@ SOURCE_RESTART_TIMEOUT = 120.0
 TICK = 0.1
 BAKE_REPORT_EVERY = 1.0
 DRAIN_POLL = 0.05
+# How often the engine looks whether a hook call in flight has returned.
+HOOK_POLL = 0.02
+# ECS fails any stage that runs longer than 24 hours (in ECS minutes, so BGCTL_MINUTE scales it).
+MAX_STAGE_MINUTES = 1440
 
 USER_ROLLBACK = "Rollback requested by the user."
+# From here on the candidate gets traffic; the 5xx alarm watches it until the end of the bake.
+ALARM_WATCHED = frozenset(STAGES[STAGES.index(Stage.TEST_TRAFFIC_SHIFT):STAGES.index(Stage.CLEAN_UP)])
 
 
 class DeploymentFailure(BgctlError):
     """Something that makes ECS roll a deployment back automatically."""
+
+
+class UserRollback(DeploymentFailure):
+    """`bgctl rollback` from another terminal: ROLLBACK_REQUESTED, then the rollback."""
+
+
+class Paused(Exception):
+    """The stage's hooks are done but for PAUSE hooks awaiting action: this bgctl stops here."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +74,17 @@ class DeployRequest:
     test_rule: TestTrafficRule
     bake_seconds: float
     hooks: tuple[Hook, ...] = ()
+    # The limit of each hook call; each hook's timeoutConfiguration bounds all its calls.
     hook_timeout: float = DEFAULT_HOOK_TIMEOUT
     start_timeout: float = DEFAULT_START_TIMEOUT
     alarm_5xx_percent: float | None = None
+    # ECS's alarms.rollback: False = the alarm is detected and reported, nothing rolls back.
+    alarm_rollback: bool = True
+    # bgctl's shorthand: stop after STAGE, paused, until `bgctl continue`.
     pause_at: Stage | None = None
+    shift: TrafficShift = TrafficShift()
+    minute_seconds: float = 60.0  # BGCTL_MINUTE
+    names: ServiceNames = ServiceNames(DEPLOYED_SERVICE)
 
 
 class Deployer:
@@ -68,6 +95,7 @@ class Deployer:
         self.observer = observer
         self.clock = ports.clock
         self._watch: TaskWatch | None = None
+        self._next_alarm_check = 0.0
 
     # -- the three entry points ------------------------------------------------
 
@@ -81,22 +109,44 @@ class Deployer:
         production = self.state.traffic.production
         if request.target == production:
             raise InvalidInput(f"{production} already serves production; deploy the other slot.")
+        hooks = with_hook_ids(request.hooks)
         source = self.ports.tasks.state(production)
         if source is None or not source.serving:
             raise BgctlError(
                 f"{production} serves production but its container is not running and healthy; run bgctl up first."
             )
-        self._save(Deployment.new(
+        previous = self.state.deployment
+        source_revision = previous.target_revision_id if previous is not None and previous.target == production \
+            and previous.status == Status.SUCCESSFUL and previous.target_revision_id else initial_revision_id(production)
+        d = self._save(Deployment.new(
             target=request.target, source=production, revision=request.revision, test_rule=request.test_rule,
-            bake_seconds=request.bake_seconds, hooks=request.hooks, hook_timeout=request.hook_timeout,
+            bake_seconds=request.bake_seconds, hooks=hooks, hook_timeout=request.hook_timeout,
             start_timeout=request.start_timeout, alarm_5xx_percent=request.alarm_5xx_percent,
-            pause_at=request.pause_at, created=self.clock.now(),
+            alarm_rollback=request.alarm_rollback, pause_at=request.pause_at, shift=request.shift,
+            minute_seconds=request.minute_seconds, names=request.names, source_revision_id=source_revision,
+            target_revision_id=new_revision_id(), status=Status.PENDING, created=self.clock.now(),
         ))
         return self.run()
 
-    def resume(self) -> Deployment:
+    def resume(self, hook_id: str | None = None) -> Deployment:
+        """`bgctl continue [--hook-id ID]`: CONTINUE for PAUSE hooks awaiting action (all of them,
+        or the one named), or going on after --pause-at or a crash."""
         d = self._in_progress("continue")
-        if d.paused:
+        awaiting = d.awaiting()
+        if hook_id is not None and not any(e.hook_id == hook_id for e in awaiting):
+            waiting = ", ".join(sorted({e.hook_id for e in awaiting})) or "none"
+            raise InvalidInput(f"No PAUSE hook {hook_id} awaits action (awaiting: {waiting}).")
+        if awaiting:
+            now = self.clock.now()
+            chosen = [e for e in awaiting if hook_id is None or e.hook_id == hook_id]
+            for execution in chosen:
+                if now < execution.expires_at:  # past it, its own timeout action applies
+                    d = d.with_execution(replace(execution, status=HookExecutionStatus.SUCCEEDED, ended=now,
+                                                 reason="CONTINUE by the user"))
+            d = self._save(replace(d, paused=False))
+            self._emit(EventKind.NOTE, d, message=f"Continuing {', '.join(e.hook_id for e in chosen)} "
+                                                  f"at {d.stage}.")
+        elif d.paused:
             self._emit(EventKind.NOTE, d, message=f"Resuming after {d.stage}.")
             self._save(replace(d, paused=False, pause_at=None).advanced())
         elif not d.rolling_back:
@@ -106,7 +156,7 @@ class Deployer:
     def roll_back(self, reason: str = USER_ROLLBACK) -> Deployment:
         d = self._in_progress("roll back")
         if not d.rolling_back:
-            self._begin_rollback(d, reason)
+            self._begin_rollback(d, reason, requested=True)
         return self.run()
 
     # -- the lifecycle -----------------------------------------------------------
@@ -121,6 +171,10 @@ class Deployer:
                     return self._roll_back(d)
                 try:
                     self._run_stage(d)
+                except Paused:
+                    return self.deployment
+                except UserRollback as failure:
+                    self._begin_rollback(self.deployment, str(failure), requested=True)
                 except DeploymentFailure as failure:
                     self._begin_rollback(self.deployment, str(failure))
         finally:
@@ -129,6 +183,8 @@ class Deployer:
     def _run_stage(self, d: Deployment) -> None:
         stage = d.stage
         self._check_rollback_request()
+        if d.status == Status.PENDING:
+            d = replace(d, status=Status.IN_PROGRESS)
         d = self._save(d.stage_started(self.clock.now()))
         self._emit(EventKind.STAGE_STARTED, d, stage)
         if stage in CANDIDATE_WATCHED:
@@ -137,12 +193,14 @@ class Deployer:
         if action is not None:
             d = action(d)
         d = self._run_hooks(d, stage)
+        if stage == Stage.PRODUCTION_TRAFFIC_SHIFT:
+            d = self._step_bake(d)
         if stage in CANDIDATE_WATCHED:
             self._check_candidate(d)
         # The stage's end and what comes next are saved together: a bgctl killed
         # in between would otherwise run the stage again and record it twice.
         ended = d.stage_ended(self.clock.now())
-        seconds = ended.stage_seconds().get(stage.value)
+        seconds = round(ended.history[-1].ended or 0.0 - ended.history[-1].started, 3) if ended.history else None
         if ended.pause_at == stage:
             d = self._save(replace(ended, paused=True))
             self._emit(EventKind.STAGE_ENDED, d, stage, seconds=seconds)
@@ -188,17 +246,37 @@ class Deployer:
 
     def _test_traffic_shift(self, d: Deployment) -> Deployment:
         self._route(TrafficState(d.source, d.target, d.test_rule))
+        if d.bake_baseline is None and d.alarm_5xx_percent is not None:
+            # The alarm judges only what the candidate answered from now on.
+            d = self._save(replace(d, bake_baseline=self.ports.service_connect.counters(d.target)))
         return d
 
     def _production_traffic_shift(self, d: Deployment) -> Deployment:
-        self._route(TrafficState(d.target))
+        percent = d.candidate_percent()
+        if percent >= 100:
+            self._route(TrafficState(d.target))
+        else:
+            # LINEAR and CANARY steps: the test rule still reaches the candidate.
+            self._route(TrafficState(d.source, d.target, d.test_rule, candidate_percent=percent))
         return d
+
+    def _step_bake(self, d: Deployment) -> Deployment:
+        """LINEAR's stepBakeTime, CANARY's canaryBakeTime: the step's weights hold this long."""
+        seconds = d.shift.bake_after(d.step)
+        if seconds <= 0:
+            return d
+        if d.step_bake_until is None:
+            d = self._save(replace(d, step_bake_until=self.clock.now() + seconds))
+        assert d.step_bake_until is not None
+        self._wait_until(d.step_bake_until, d)
+        return self.deployment
 
     def _bake_time(self, d: Deployment) -> Deployment:
         if d.bake_until is None:
             # Absolute, so that a bgctl started again after a crash bakes only what is left.
-            d = self._save(replace(d, bake_until=self.clock.now() + d.bake_seconds,
-                                   bake_baseline=self.ports.service_connect.counters(d.target)))
+            baseline = d.bake_baseline if d.bake_baseline is not None \
+                else self.ports.service_connect.counters(d.target)
+            d = self._save(replace(d, bake_until=self.clock.now() + d.bake_seconds, bake_baseline=baseline))
         assert d.bake_until is not None
         next_report = self.clock.now()
         while True:
@@ -206,12 +284,12 @@ class Deployer:
             self._check_rollback_request()
             self._check_candidate(d)
             if remaining <= 0 or self.clock.now() >= next_report:
-                self._check_alarm(d)
+                self._check_alarm(self.deployment)
                 self._emit(EventKind.BAKING, d, Stage.BAKE_TIME, bake=Bake(max(0.0, remaining), d.bake_seconds))
                 while next_report <= self.clock.now():  # on a grid, so ticks do not stretch it
                     next_report += BAKE_REPORT_EVERY
             if remaining <= 0:
-                return d
+                return self.deployment
             self.clock.sleep(min(TICK, remaining))
 
     def _clean_up(self, d: Deployment) -> Deployment:
@@ -221,14 +299,25 @@ class Deployer:
 
     # -- rollback ------------------------------------------------------------------
 
-    def _begin_rollback(self, d: Deployment, reason: str) -> None:
-        d = self._save(replace(d, status=Status.ROLLBACK_IN_PROGRESS, reason=reason, paused=False, hook_progress=None))
+    def _begin_rollback(self, d: Deployment, reason: str, *, requested: bool = False) -> None:
+        now = self.clock.now()
+        # A PAUSE hook the rollback cut short is over.
+        for execution in d.awaiting():
+            d = d.with_execution(replace(execution, status=HookExecutionStatus.FAILED, ended=now,
+                                         reason="ROLLBACK"))
+        if requested:
+            d = self._save(replace(d, status=Status.ROLLBACK_REQUESTED, reason=reason, paused=False))
+            self._emit(EventKind.NOTE, d, message=f"ROLLBACK_REQUESTED at {d.stage}.")
+        d = self._save(replace(d, status=Status.ROLLBACK_IN_PROGRESS, reason=reason, paused=False,
+                               rollback_started=now))
         self._emit(EventKind.ROLLING_BACK, d, d.stage, message=reason)
 
     def _roll_back(self, d: Deployment) -> Deployment:
         """All traffic back to the source, the traffic-shift hooks again, the candidate stopped."""
         self._stop_watching()
         reason = d.reason or USER_ROLLBACK
+        if d.status == Status.ROLLBACK_REQUESTED:  # killed in between
+            d = self._save(replace(d, status=Status.ROLLBACK_IN_PROGRESS))
         try:
             self._ensure_running(d.source)
             self._route(TrafficState(d.source))
@@ -258,46 +347,144 @@ class Deployer:
         self.ports.service_connect.register(slot, addresses, timeout=REGISTER_TIMEOUT)
 
     def _finish(self, d: Deployment, status: Status) -> Deployment:
-        d = self._save(replace(d, status=status, finished=self.clock.now(), hook_progress=None))
+        d = self._save(replace(d, status=status, finished=self.clock.now()))
         self._emit(EventKind.FINISHED, d)
         return d
 
     # -- hooks ---------------------------------------------------------------------------
 
     def _run_hooks(self, d: Deployment, stage: Stage, *, rollback: bool = False) -> Deployment:
-        """Call `stage`'s hooks in order: IN_PROGRESS is called again after its callBackDelay,
-        with its hookDetails; FAILED (or a time-out, or no answer) fails the stage.
+        """Call `stage`'s hooks, all at once as ECS does, until each SUCCEEDED, TIMED_OUT with
+        CONTINUE, or (PAUSE) awaits action.
 
-        Where each hook is, and when it is to be called again, is in the record: a
-        bgctl started again after a crash goes on from there.
+        IN_PROGRESS is called again after its callBackDelay with its hookDetails merged in;
+        FAILED, or TIMED_OUT with ROLLBACK, fails the stage. Each hook's status and next call
+        are in the record: a bgctl started again after a crash goes on from there.
         """
         hooks = d.hooks_at(stage)
-        progress = d.hook_progress if d.hook_progress and d.hook_progress.stage == stage else HookProgress(stage)
-        for index in range(progress.index, len(hooks)):
-            hook = hooks[index]
-            details, next_call = (progress.details, progress.next_call_at) if index == progress.index else (None, 0.0)
-            while True:
-                self._wait_until(next_call, d)
-                run = self._call_hook(d, hook, details, rollback=rollback)
-                if run.answer.status == HookStatus.SUCCEEDED:
-                    break
-                if run.answer.status != HookStatus.IN_PROGRESS:
-                    during = " during the rollback" if rollback else ""
-                    raise DeploymentFailure(f"The {stage} hook `{hook.command}` failed{during} ({run.answer.reason}).")
-                details, next_call = run.answer.details, self.clock.now() + run.answer.callback_delay
-                d = self._save(replace(d, hook_progress=HookProgress(stage, index, details, next_call)))
-            d = self._save(replace(d, hook_progress=HookProgress(stage, index + 1)))
-        return d
+        if not hooks:
+            return d
+        now = self.clock.now()
+        known = {e.hook_id for e in d.executions_at(stage, rollback=rollback)}
+        for hook in hooks:
+            if hook.hook_id in known:
+                continue
+            pause = hook.target_type == HookTargetType.PAUSE
+            d = d.with_execution(HookExecution(
+                hook.hook_id, stage, str(uuid.uuid4()),
+                HookExecutionStatus.AWAITING_ACTION if pause else HookExecutionStatus.IN_PROGRESS,
+                started=now, expires_at=now + hook.timeout.minutes * d.minute_seconds,
+                step=0 if rollback else d.step, rollback=rollback, next_call_at=now, details=hook.details,
+            ))
+            if pause:
+                self._emit(EventKind.NOTE, d, stage, message=f"PAUSE hook {hook.hook_id} awaits action "
+                                                             "(bgctl continue, or bgctl rollback).")
+        d = self._save(d)
+        stage_limit = MAX_STAGE_MINUTES * d.minute_seconds
+        stage_started = d.current_record().started if d.current_record() and not rollback else now
+        in_flight: dict[str, PendingHookRun] = {}
+        while True:
+            d = self.deployment
+            now = self.clock.now()
+            for execution in d.executions_at(stage, rollback=rollback):
+                if execution.done:
+                    continue
+                d = self.deployment  # each answer below saves a new record
+                hook = d.hook(execution.hook_id)
+                assert hook is not None
+                pending = in_flight.get(hook.hook_id)
+                if pending is not None:
+                    run = pending.result()
+                    if run is None:
+                        continue
+                    del in_flight[hook.hook_id]
+                    self._answered(d, hook, execution, run, rollback=rollback)
+                elif now >= execution.expires_at:
+                    self._timed_out(d, hook, execution, rollback=rollback)
+                elif hook.target_type != HookTargetType.PAUSE and now >= execution.next_call_at:
+                    in_flight[hook.hook_id] = self._call(d, hook, execution, rollback=rollback)
+            d = self.deployment
+            open_executions = [e for e in d.executions_at(stage, rollback=rollback) if not e.done]
+            if not open_executions:
+                return d
+            if not in_flight and all(e.status == HookExecutionStatus.AWAITING_ACTION for e in open_executions):
+                d = self._save(replace(d, paused=True))
+                self._emit(EventKind.PAUSED, d, stage,
+                           message=", ".join(e.hook_id for e in open_executions))
+                raise Paused()
+            if not rollback and now - stage_started >= stage_limit:
+                raise DeploymentFailure(f"{stage} ran longer than ECS allows a stage "
+                                        f"({MAX_STAGE_MINUTES} minutes).")
+            if not rollback:
+                self._check_rollback_request()
+                self._check_candidate(d)
+                self._check_alarm(d)
+            due = min([e.next_call_at for e in open_executions if e.hook_id not in in_flight
+                       and e.status == HookExecutionStatus.IN_PROGRESS] +
+                      [e.expires_at for e in open_executions], default=now + TICK)
+            self.clock.sleep(max(0.0, min(HOOK_POLL if in_flight else TICK, due - now)))
 
-    def _call_hook(self, d: Deployment, hook: Hook, details: dict | None, *, rollback: bool) -> HookRun:
+    def _call(self, d: Deployment, hook: Hook, execution: HookExecution, *, rollback: bool) -> PendingHookRun:
         env = hook_environment(
-            stage=hook.stage, target=d.target, production=self.state.traffic.production,
+            stage=execution.stage, target=d.target, production=self.state.traffic.production,
             ingress_url=self.ingress_url, test_header=d.test_rule.header, test_value=d.test_rule.value,
             deployment_id=d.id, rollback=rollback,
         )
-        run = self.ports.hooks.run(hook, env=env, timeout=d.hook_timeout, details=details)
-        self._emit(EventKind.HOOK_CALLED, d, hook.stage, hook_call=HookCall(hook, run, rollback))
-        return run
+        # The call may not outlast the hook's timeoutConfiguration.
+        timeout = max(0.001, min(d.hook_timeout, execution.expires_at - self.clock.now()))
+        return self.ports.hooks.start(HookInvocation(hook, execution.stage, self._event(d, execution, rollback),
+                                                     env, timeout))
+
+    def _event(self, d: Deployment, execution: HookExecution, rollback: bool) -> dict:
+        """ECS's event: the weights show where traffic is now (a rollback: all on the source)."""
+        revision = {d.source: d.source_revision_id, d.target: d.target_revision_id}
+        traffic = self.state.traffic
+        if rollback or traffic.production not in revision:
+            production = {d.source_revision_id: 100}
+        else:
+            production = {revision[slot]: pct for slot, pct in traffic.weights().items()
+                          if pct and slot in revision}
+        test = {d.target_revision_id: 100} if not rollback and traffic.candidate == d.target \
+            and traffic.test_rule is not None else dict(production)
+        return build_event(execution_id=execution.execution_id, stage=execution.stage, names=d.names,
+                           deployment_id=d.id, target_revision_id=d.target_revision_id, test_weights=test,
+                           production_weights=production, hook_details=execution.details)
+
+    def _answered(self, d: Deployment, hook: Hook, execution: HookExecution, run, *, rollback: bool) -> None:
+        now = self.clock.now()
+        answer = run.answer
+        d = d.with_output(HookOutput.of(hook.hook_id, execution.stage, now, answer.status.value, run.stdout,
+                                        run.stderr, rollback))
+        execution = replace(execution, calls=execution.calls + 1, reason=answer.reason)
+        if answer.status == HookStatus.SUCCEEDED:
+            execution = replace(execution, status=HookExecutionStatus.SUCCEEDED, ended=now)
+        elif answer.status == HookStatus.IN_PROGRESS:
+            execution = replace(execution, next_call_at=now + answer.callback_delay,
+                                details=merge_details(execution.details, answer.details))
+        elif now >= execution.expires_at:
+            # The call was cut short by the hook's own timeout, not by its per-call limit.
+            self._save(d)
+            self._emit(EventKind.HOOK_CALLED, d, execution.stage, hook_call=HookCall(hook, run, rollback))
+            return self._timed_out(self.deployment, hook, execution, rollback=rollback)
+        else:
+            execution = replace(execution, status=HookExecutionStatus.FAILED, ended=now)
+        d = self._save(d.with_execution(execution))
+        self._emit(EventKind.HOOK_CALLED, d, execution.stage, hook_call=HookCall(hook, run, rollback))
+        if execution.status == HookExecutionStatus.FAILED:
+            during = " during the rollback" if rollback else ""
+            raise DeploymentFailure(
+                f"The {execution.stage} hook `{hook.describe()}` failed{during} ({answer.reason}).")
+
+    def _timed_out(self, d: Deployment, hook: Hook, execution: HookExecution, *, rollback: bool) -> None:
+        now = self.clock.now()
+        action = hook.timeout.action
+        reason = f"timed out after {hook.timeout.minutes:g} minutes; action {action}"
+        d = self._save(d.with_execution(replace(execution, status=HookExecutionStatus.TIMED_OUT, ended=now,
+                                                reason=reason)))
+        message = f"The {execution.stage} hook `{hook.describe()}` {reason}."
+        self._emit(EventKind.NOTE, d, execution.stage, message=message)
+        if action == TimeoutAction.ROLLBACK:
+            raise DeploymentFailure(message)
 
     # -- watching --------------------------------------------------------------------------
 
@@ -325,19 +512,27 @@ class Deployer:
 
     def _check_rollback_request(self) -> None:
         if self.ports.rollback_requests.take():
-            raise DeploymentFailure(USER_ROLLBACK)
+            raise UserRollback(USER_ROLLBACK)
 
     def _check_alarm(self, d: Deployment) -> None:
-        if d.alarm_5xx_percent is None or d.bake_baseline is None:
+        """The 5xx alarm, from the test traffic shift through the bake (read at most once a second)."""
+        if d.alarm_5xx_percent is None or d.bake_baseline is None or d.stage not in ALARM_WATCHED:
             return
+        if d.alarm_triggered is not None or self.clock.now() < self._next_alarm_check:
+            return
+        self._next_alarm_check = self.clock.now() + BAKE_REPORT_EVERY
         now = self.ports.service_connect.counters(d.target)
         total = now.get("upstream_rq_total", 0) - d.bake_baseline.get("upstream_rq_total", 0)
         errors = now.get("upstream_rq_5xx", 0) - d.bake_baseline.get("upstream_rq_5xx", 0)
         if total > 0 and errors * 100.0 / total > d.alarm_5xx_percent:
-            raise DeploymentFailure(
-                f"Alarm: {errors} of {total} responses from {d.target} during bake were 5xx "
-                f"({errors * 100.0 / total:.1f}%, above {d.alarm_5xx_percent:g}%)."
-            )
+            during = "during bake" if d.stage == Stage.BAKE_TIME else "since TEST_TRAFFIC_SHIFT"
+            message = (f"Alarm: {errors} of {total} responses from {d.target} {during} were 5xx "
+                       f"({errors * 100.0 / total:.1f}%, above {d.alarm_5xx_percent:g}%).")
+            if d.alarm_rollback:
+                raise DeploymentFailure(message)
+            # alarms.rollback false: ECS reports the alarm and goes on.
+            d = self._save(replace(d, alarm_triggered=message))
+            self._emit(EventKind.NOTE, d, d.stage, message=f"{message} Not rolling back (alarm rollback off).")
 
     def _wait_until(self, when: float, d: Deployment) -> None:
         # A hand loop rather than tenacity: tenacity reads time.monotonic itself,
@@ -346,6 +541,7 @@ class Deployer:
             if not d.rolling_back:
                 self._check_rollback_request()
                 self._check_candidate(d)
+                self._check_alarm(self.deployment)
             self.clock.sleep(min(TICK, left))
 
     # -- acting on the world ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bgctl.core.hooks import Hook, HookRun
+from bgctl.core.hooks import HookInvocation, HookRun
 from bgctl.core.services import ServiceState
 from bgctl.core.state import State
 from bgctl.core.taskdef import Revision
@@ -77,10 +77,22 @@ class Records(Protocol):
     def save(self, state: State) -> None: ...
 
 
+class PendingHookRun(Protocol):
+    def result(self) -> HookRun | None:
+        """The call's outcome once it returned; None while it runs."""
+        ...
+
+
 class HookRunner(Protocol):
-    def run(self, hook: Hook, *, env: dict[str, str], timeout: float, details: dict | None) -> HookRun:
-        """Call `hook` once; a hook that fails, hangs past `timeout` or cannot start is a FAILED
-        answer, never an exception."""
+    """Calls hooks (never PAUSE ones: the engine handles those itself).
+
+    A hook that fails, hangs past its timeout or cannot start is a FAILED
+    answer, never an exception.
+    """
+
+    def start(self, call: HookInvocation) -> PendingHookRun:
+        """Begin `call` and return at once: calls started together run in parallel, as
+        ECS runs the hooks of one stage."""
         ...
 
 
