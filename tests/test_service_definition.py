@@ -364,3 +364,82 @@ def test_read_service_definition_tells_create_from_update(tmp_path):
         read_service_definition(path)
     with pytest.raises(InvalidInput, match="does not exist"):
         read_service_definition(tmp_path / "missing.json")
+
+
+# -- the deploy request (cli/service_definition.py) -------------------------------------------
+
+from bgctl.cli.service_definition import ignored_line, request_from_service_definition  # noqa: E402
+from bgctl.core.hooks import HookTargetType, TimeoutAction  # noqa: E402
+from bgctl.core.settings import Settings  # noqa: E402
+from bgctl.core.strategy import Strategy  # noqa: E402
+
+SMOKE_TEST = "arn:aws:lambda:us-east-1:123456789012:function:smoke-test"
+EXAMPLE = ROOT / "examples/service-definitions/backend.json"
+
+
+def project(tmp_path: Path, config: str = "", **env) -> Settings:
+    """Settings whose configuration file is `config` (BGCTL_CONFIG) and whose state is under tmp_path."""
+    (tmp_path / "bgctl.toml").write_text(config)
+    return Settings.parse({"BGCTL_CONFIG": str(tmp_path / "bgctl.toml"), "BGCTL_MINUTE": "2s", **env}, tmp_path)
+
+
+MAPPED = f'[functions."{SMOKE_TEST}"]\nhandler = "{ROOT}/examples/hooks/smoke_test.py:lambda_handler"\n'
+
+
+def sd_file(tmp_path: Path, data: dict) -> Path:
+    data = {**data, "taskDefinition": str(ROOT / "examples/task-definitions/backend-green.json")}
+    path = tmp_path / "sd.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_example_is_the_seed_deployment_in_ecs_minutes(tmp_path):
+    request, sd = request_from_service_definition(project(tmp_path, MAPPED), EXAMPLE)
+    assert request.target == "green"  # no state yet: the slot beside the default production
+    assert request.revision.family == "ecs-service-connect-backend" and "GREEN" in " ".join(request.revision.command)
+    assert request.revision.source.endswith("examples/task-definitions/backend-green.json")
+    assert request.test_rule == TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
+    assert request.bake_seconds == 5 * 2.0 and request.minute_seconds == 2.0
+    (hook,) = request.hooks
+    assert (hook.target_type, hook.target, hook.stages) == (
+        HookTargetType.AWS_LAMBDA, SMOKE_TEST, (Stage.POST_TEST_TRAFFIC_SHIFT,))
+    assert (hook.timeout.minutes, hook.timeout.action) == (5, TimeoutAction.ROLLBACK)
+    assert request.shift.strategy == Strategy.BLUE_GREEN
+    assert (request.names.service, request.names.cluster) == ("backend", "ecs-service-connect")
+    assert ignored_line(sd) == (f"{EXAMPLE}: ignored here (no local equivalent): networkConfiguration, "
+                                "deploymentConfiguration.lifecycleHooks[].roleArn.")
+
+
+def test_command_line_options_override_the_file(tmp_path):
+    request, _ = request_from_service_definition(
+        project(tmp_path, MAPPED), EXAMPLE, target="blue", bake_time="0", test_header="x-try=1",
+        hooks=("PRE_SCALE_UP=true",), pause_at="POST_TEST_TRAFFIC_SHIFT", alarm_5xx_percent="10")
+    assert (request.target, request.bake_seconds, request.test_rule) == ("blue", 0, TestTrafficRule("x-try", "1"))
+    assert [h.target_type for h in request.hooks] == [HookTargetType.AWS_LAMBDA, HookTargetType.COMMAND]
+    assert (request.pause_at, request.alarm_5xx_percent) == (Stage.POST_TEST_TRAFFIC_SHIFT, 10.0)
+
+
+def test_fields_left_out_keep_the_services_settings(tmp_path):
+    config = ('[deployment]\nbake_time = "7s"\n[test_traffic_rule]\nheader = "x-kit"\n'
+              '[[hooks]]\nstage = "POST_SCALE_UP"\ncommand = "true"\n')
+    request, _ = request_from_service_definition(project(tmp_path, config), sd_file(tmp_path, {"service": "backend"}))
+    assert (request.bake_seconds, request.test_rule) == (7.0, TestTrafficRule("x-kit"))
+    assert [(h.target_type, h.target) for h in request.hooks] == [(HookTargetType.COMMAND, "true")]
+    assert request.shift.strategy == Strategy.BLUE_GREEN and request.names.cluster == "default"
+
+
+def test_linear_minutes_follow_bgctl_minute(tmp_path):
+    path = sd_file(tmp_path, {"service": "backend", "deploymentConfiguration": {
+        "strategy": "LINEAR", "bakeTimeInMinutes": 0, "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 3},
+        "alarms": {"alarmNames": ["backend-5xx"], "enable": True, "rollback": False}}})
+    request, _ = request_from_service_definition(project(tmp_path), path)
+    assert (request.shift.strategy, request.shift.step_percent, request.shift.step_bake_seconds) == (
+        Strategy.LINEAR, 25.0, 6.0)
+    assert (request.alarm_5xx_percent, request.alarm_rollback) == (5.0, False)
+
+
+def test_no_default_service_definition_asks_for_a_slot(tmp_path):
+    from bgctl.cli.service_definition import default_service_definition
+
+    with pytest.raises(InvalidInput, match=r"^Give the slot to deploy .* in bgctl.toml\)\.$"):
+        default_service_definition(project(tmp_path))
