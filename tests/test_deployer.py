@@ -19,6 +19,7 @@ from bgctl.core.hooks import (DEFAULT_CALLBACK_DELAY, Hook, HookAnswer, HookInvo
 from bgctl.core.services import ServiceState
 from bgctl.core.stages import STAGES, Stage, Status
 from bgctl.core.state import State
+from bgctl.core.strategy import Strategy, TrafficShift
 from bgctl.core.taskdef import Revision
 from bgctl.core.traffic import TestTrafficRule, TrafficState
 from bgctl.lifecycle.deployer import DRAIN_TIMEOUT, USER_ROLLBACK, Deployer, DeployRequest
@@ -180,11 +181,14 @@ class FakeRecords:
     def __init__(self) -> None:
         self.saved: State | None = None
         self.saves = 0
+        self.statuses: list[Status] = []
 
     def save(self, state: State) -> None:
         # Through JSON, as the state file does: what a new bgctl would read back.
         self.saved = State.from_dict(json.loads(json.dumps(state.to_dict())))
         self.saves += 1
+        if self.saved.deployment is not None:
+            self.statuses.append(self.saved.deployment.status)
 
 
 @dataclass
@@ -774,3 +778,284 @@ def test_killed_during_a_rollback_then_continue_finishes_the_rollback():
     d = world.deployer().resume()
     assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason=USER_ROLLBACK)
     assert [c.rollback for c in world.hooks.calls] == [False, True, True]
+
+
+# -- ECS's hook contract: parallel hooks, events, timeouts, PAUSE hooks ----------------------------
+
+
+def lambda_hook(stage: Stage, arn: str, **fields) -> Hook:
+    return Hook((stage,), arn, HookTargetType.AWS_LAMBDA, **fields)
+
+
+def pause(stage: Stage, hook_id: str, minutes: float = 1440, action: TimeoutAction = TimeoutAction.ROLLBACK) -> Hook:
+    return Hook((stage,), None, HookTargetType.PAUSE, hook_id=hook_id, timeout=HookTimeout(minutes, action))
+
+
+def execution(world: World, hook_id: str, stage: Stage, step: int = 0):
+    return next(e for e in world.record.hook_executions if e.hook_id == hook_id and e.stage == stage
+                and e.step == step and not e.rollback)
+
+
+def test_hooks_at_one_stage_run_in_parallel():
+    world = World()
+    world.hooks.script["a"] = [Slow(5.0)]
+    world.hooks.script["b"] = [Slow(5.0)]
+    d = deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "a"), Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "b")))
+    assert d.status == Status.SUCCESSFUL
+    a, b = world.hooks.calls
+    assert a.at == b.at  # both started together: their calls overlap
+    stage = next(r for r in d.history if r.stage == Stage.POST_TEST_TRAFFIC_SHIFT)
+    assert 5.0 <= stage.ended - stage.started < 5.2  # type: ignore[operator]  # not 10 s
+
+
+def test_every_call_gets_ecs_event_with_weights_and_merged_details():
+    world = World()
+    world.hooks.script["arn:fn"] = [HookAnswer(HookStatus.IN_PROGRESS, 2.0, {"n": 1}, "later"),
+                                    HookAnswer(HookStatus.IN_PROGRESS, 2.0, {"m": 2}, "later")]
+    d = deploy(world, hooks=(lambda_hook(Stage.POST_TEST_TRAFFIC_SHIFT, "arn:fn", details={"bucket": "b"}),))
+    first, second, third = [c.event for c in world.hooks.calls]
+    assert first["hookDetails"] == {"bucket": "b"}
+    assert second["hookDetails"] == {"bucket": "b", "n": 1}
+    assert third["hookDetails"] == {"bucket": "b", "n": 1, "m": 2}
+    assert first["executionId"] == third["executionId"]
+    source = d.names.service_revision_arn(d.source_revision_id)
+    target = d.names.service_revision_arn(d.target_revision_id)
+    assert first["executionDetails"]["targetServiceRevisionArn"] == target
+    assert first["executionDetails"]["testTrafficWeights"] == {target: 100}
+    assert first["executionDetails"]["productionTrafficWeights"] == {source: 100}
+    assert first["resourceArn"] == d.names.service_deployment_arn(d.id)
+    assert execution(world, "hook-1", Stage.POST_TEST_TRAFFIC_SHIFT).status == "SUCCEEDED"
+    assert [o.stdout for o in d.hook_outputs] == ["out of arn:fn"] * 3  # what each call printed is kept
+
+
+def test_rollback_hooks_see_production_back_on_the_source():
+    world = World()
+    world.hooks.script["smoke"] = [HookAnswer(HookStatus.FAILED, 30.0, None, "no")]
+    hooks = (Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "shift"), Hook(Stage.POST_PRODUCTION_TRAFFIC_SHIFT, "smoke"))
+    d = deploy(world, hooks=hooks)
+    assert d.status == Status.ROLLBACK_SUCCESSFUL
+    forward, back = [c.event for c in world.hooks.calls if c.command == "shift"]
+    source = d.names.service_revision_arn(d.source_revision_id)
+    target = d.names.service_revision_arn(d.target_revision_id)
+    assert forward["executionDetails"]["productionTrafficWeights"] == {target: 100}
+    assert back["executionDetails"]["productionTrafficWeights"] == {source: 100}
+
+
+@pytest.mark.parametrize("action", [TimeoutAction.ROLLBACK, TimeoutAction.CONTINUE])
+def test_a_hook_timeout_bounds_its_in_progress_calls_and_applies_its_action(action):
+    world = World()
+    world.hooks.script["arn:slow"] = [HookAnswer(HookStatus.IN_PROGRESS, 1.0, None, "later")] * 100
+    hook = lambda_hook(Stage.POST_TEST_TRAFFIC_SHIFT, "arn:slow", timeout=HookTimeout(2, action))
+    d = deploy(world, hooks=(hook,), minute_seconds=3.0)  # 2 ECS minutes = 6 s
+    e = execution(world, "hook-1", Stage.POST_TEST_TRAFFIC_SHIFT)
+    assert e.status == "TIMED_OUT" and 6.0 <= e.ended - e.started < 6.2  # type: ignore[operator]
+    assert 5 <= len(world.hooks.calls) <= 7
+    if action == TimeoutAction.ROLLBACK:
+        assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason="timed out after 2 minutes")
+    else:
+        assert d.status == Status.SUCCESSFUL
+
+
+def test_a_call_running_into_the_hook_timeout_is_cut_there():
+    world = World()
+    world.hooks.script["arn:hang"] = ["hang"]
+    hook = lambda_hook(Stage.PRE_SCALE_UP, "arn:hang", timeout=HookTimeout(1, TimeoutAction.CONTINUE))
+    d = deploy(world, hooks=(hook,), minute_seconds=2.0, hook_timeout=60.0)
+    assert world.hooks.calls[0].timeout == 2.0
+    assert execution(world, "hook-1", Stage.PRE_SCALE_UP).status == "TIMED_OUT"
+    assert d.status == Status.SUCCESSFUL
+
+
+def test_two_pause_hooks_continued_by_id():
+    world = World()
+    hooks = (pause(Stage.POST_TEST_TRAFFIC_SHIFT, "first"), pause(Stage.POST_TEST_TRAFFIC_SHIFT, "second"),
+             Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "smoke"))
+    d = deploy(world, hooks=hooks)
+    assert (d.status, d.stage, d.paused) == (Status.IN_PROGRESS, Stage.POST_TEST_TRAFFIC_SHIFT, True)
+    assert {e.hook_id for e in d.awaiting()} == {"first", "second"}
+    assert world.hooks.called() == [("POST_TEST_TRAFFIC_SHIFT", "smoke", False)]  # ran while the pauses wait
+    assert world.events[-1].kind == EventKind.PAUSED and world.events[-1].message == "first, second"
+    d = world.deployer().resume("second")
+    assert d.paused and [e.hook_id for e in d.awaiting()] == ["first"]
+    assert execution(world, "second", Stage.POST_TEST_TRAFFIC_SHIFT).status == "SUCCEEDED"
+    with pytest.raises(InvalidInput, match="No PAUSE hook second awaits action"):
+        world.deployer().resume("second")
+    d = world.deployer().resume("first")
+    assert d.status == Status.SUCCESSFUL
+    assert world.stages().count(Stage.POST_TEST_TRAFFIC_SHIFT) == 3  # entered again after each continue
+    assert len(world.hooks.calls) == 1  # the smoke hook that succeeded is not called again
+
+
+def test_continue_without_an_id_continues_every_awaiting_pause():
+    world = World()
+    deploy(world, hooks=(pause(Stage.PRE_SCALE_UP, "a"), pause(Stage.PRE_SCALE_UP, "b")))
+    assert world.deployer().resume().status == Status.SUCCESSFUL
+
+
+def test_rollback_while_a_pause_awaits_action():
+    world = World()
+    deploy(world, hooks=(pause(Stage.POST_TEST_TRAFFIC_SHIFT, "gate"),))
+    d = world.deployer().roll_back()
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason=USER_ROLLBACK)
+    assert execution(world, "gate", Stage.POST_TEST_TRAFFIC_SHIFT).status == "FAILED"
+    assert Status.ROLLBACK_REQUESTED in [e.deployment.status for e in world.events]
+
+
+@pytest.mark.parametrize("action", [TimeoutAction.ROLLBACK, TimeoutAction.CONTINUE])
+def test_a_pause_timeout_applies_its_action(action):
+    world = World()
+    deploy(world, hooks=(pause(Stage.POST_TEST_TRAFFIC_SHIFT, "gate", minutes=5, action=action),),
+           minute_seconds=1.0)
+    world.clock.t += 10.0  # longer than the pause's 5 ECS minutes (5 s here)
+    d = world.deployer().resume()
+    assert execution(world, "gate", Stage.POST_TEST_TRAFFIC_SHIFT).status == "TIMED_OUT"
+    if action == TimeoutAction.ROLLBACK:
+        assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason="timed out after 5 minutes")
+    else:
+        assert d.status == Status.SUCCESSFUL
+
+
+def test_a_pause_timing_out_while_bgctl_waits_for_another_hook():
+    world = World()
+    world.hooks.script["slow"] = [Slow(20.0)]
+    hooks = (pause(Stage.POST_SCALE_UP, "gate", minutes=1, action=TimeoutAction.CONTINUE),
+             Hook(Stage.POST_SCALE_UP, "slow"))
+    d = deploy(world, hooks=hooks, minute_seconds=5.0, hook_timeout=60.0)
+    assert d.status == Status.SUCCESSFUL
+    assert execution(world, "gate", Stage.POST_SCALE_UP).status == "TIMED_OUT"
+
+
+def test_no_stage_runs_longer_than_ecs_24_hours():
+    world = World()
+    world.hooks.script["arn:forever"] = [HookAnswer(HookStatus.IN_PROGRESS, 1.0, None, "later")] * 10_000
+    hook = lambda_hook(Stage.POST_SCALE_UP, "arn:forever", timeout=HookTimeout(20160))
+    d = deploy(world, hooks=(hook,), minute_seconds=0.01)
+    assert_rolled_back(world, d, stage=Stage.POST_SCALE_UP,
+                       reason="POST_SCALE_UP ran longer than ECS allows a stage (1440 minutes).")
+
+
+def test_a_pause_hook_at_a_traffic_shift_is_refused():
+    with pytest.raises(InvalidInput, match="A PAUSE hook cannot run at PRODUCTION_TRAFFIC_SHIFT"):
+        pause(Stage.PRODUCTION_TRAFFIC_SHIFT, "x")
+
+
+def test_a_deployment_is_pending_before_its_first_stage_and_rollback_requested_when_asked():
+    world = World()
+    world.on(EventKind.STAGE_ENDED, Stage.POST_SCALE_UP, lambda: setattr(world.requests, "requested", True))
+    deploy(world)
+    statuses = [s for i, s in enumerate(world.records.statuses) if i == 0 or world.records.statuses[i - 1] != s]
+    assert statuses == [Status.PENDING, Status.IN_PROGRESS, Status.ROLLBACK_REQUESTED,
+                        Status.ROLLBACK_IN_PROGRESS, Status.ROLLBACK_SUCCESSFUL]
+
+
+def test_a_5xx_alarm_with_rollback_off_is_reported_only():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(
+        3.5, lambda: world.connect.counts.update(green={"upstream_rq_total": 100, "upstream_rq_5xx": 50})))
+    d = deploy(world, bake_seconds=20.0, alarm_5xx_percent=10.0, alarm_rollback=False)
+    assert d.status == Status.SUCCESSFUL
+    assert d.alarm_triggered == "Alarm: 50 of 100 responses from green during bake were 5xx (50.0%, above 10%)."
+
+
+def test_the_alarm_watches_from_the_test_traffic_shift():
+    world = World()
+    world.hooks.script["wait"] = [Slow(5.0)]
+    world.on(EventKind.STAGE_STARTED, Stage.POST_TEST_TRAFFIC_SHIFT, lambda: world.clock.after(
+        1.0, lambda: world.connect.counts.update(green={"upstream_rq_total": 10, "upstream_rq_5xx": 5})))
+    d = deploy(world, hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "wait"),), alarm_5xx_percent=10.0)
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT,
+                       reason="Alarm: 5 of 10 responses from green since TEST_TRAFFIC_SHIFT were 5xx")
+
+
+# -- LINEAR and CANARY ------------------------------------------------------------------------------
+
+
+def linear(percent: float, bake: float = 60.0) -> TrafficShift:
+    return TrafficShift(Strategy.LINEAR, step_percent=percent, step_bake_seconds=bake)
+
+
+def canary(percent: float, bake: float = 120.0) -> TrafficShift:
+    return TrafficShift(Strategy.CANARY, canary_percent=percent, canary_bake_seconds=bake)
+
+
+def test_linear_steps_shift_production_and_repeat_the_production_hooks():
+    world = World()
+    hooks = (Hook(Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, "pre"), Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "shift"),
+             Hook(Stage.POST_PRODUCTION_TRAFFIC_SHIFT, "post"))
+    d = deploy(world, shift=linear(30.0), hooks=hooks)
+    assert d.status == Status.SUCCESSFUL
+    shares = [t.candidate_percent for t in without_repeats(world.connect.applied) if t.candidate == "green"]
+    assert shares == [0, 30, 60, 90]
+    assert without_repeats(world.connect.applied)[-1] == PRODUCTION_ON_GREEN
+    assert all(t.test_rule == RULE for t in world.connect.applied if t.candidate == "green")  # header throughout
+    calls = [c.command for c in world.hooks.calls]
+    assert (calls.count("pre"), calls.count("shift"), calls.count("post")) == (4, 4, 1)
+    steps = [r for r in d.history if r.stage == Stage.PRODUCTION_TRAFFIC_SHIFT]
+    # A step bake after each step but the one reaching 100 %.
+    assert [round(r.ended - r.started) for r in steps] == [60, 60, 60, 0]  # type: ignore[operator]
+
+
+def test_canary_goes_to_its_percent_then_100():
+    world = World()
+    d = deploy(world, shift=canary(0.1))
+    assert d.status == Status.SUCCESSFUL
+    partial = [t for t in without_repeats(world.connect.applied) if t.candidate == "green"]
+    assert [t.candidate_percent for t in partial] == [0, 0.1]
+    assert partial[-1].weights() == {"blue": 99.9, "green": 0.1}
+    steps = [r for r in d.history if r.stage == Stage.PRODUCTION_TRAFFIC_SHIFT]
+    assert [round(r.ended - r.started) for r in steps] == [120, 0]  # type: ignore[operator]
+
+
+def test_pauses_repeat_at_every_step():
+    world = World()
+    deploy(world, shift=linear(50.0), hooks=(pause(Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, "step"),))
+    assert world.records.saved.traffic.candidate_percent == 0  # type: ignore[union-attr]
+    d = world.deployer().resume()
+    assert d.paused and d.step == 1
+    assert world.records.saved.traffic.candidate_percent == 50  # type: ignore[union-attr]
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+
+
+def test_a_rollback_mid_way_puts_everything_back_on_the_source_at_once():
+    world = World()
+    hooks = (pause(Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, "step"), Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "shift"))
+    deploy(world, shift=linear(25.0), hooks=hooks)
+    world.deployer().resume()
+    world.deployer().resume()
+    assert world.records.saved.traffic.candidate_percent == 50  # type: ignore[union-attr]
+    applied = len(world.connect.applied)
+    d = world.deployer().roll_back()
+    assert_rolled_back(world, d, stage=Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, reason=USER_ROLLBACK)
+    assert world.connect.applied[applied:] == [PRODUCTION_ON_BLUE]
+    back = [c for c in world.hooks.calls if c.rollback]
+    assert [(c.command, c.event["executionDetails"]["productionTrafficWeights"]) for c in back] == [
+        ("shift", {d.names.service_revision_arn(d.source_revision_id): 100})]
+
+
+def test_killed_mid_step_then_continue_bakes_only_what_is_left_and_keeps_the_step():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.PRODUCTION_TRAFFIC_SHIFT,
+             lambda: world.on(EventKind.STAGE_STARTED, Stage.PRODUCTION_TRAFFIC_SHIFT,
+                              lambda: world.clock.after(20.0, crash("killed in the second step's bake"))))
+    with pytest.raises(Crash):
+        deploy(world, shift=linear(40.0, bake=60.0))
+    assert world.record.step == 1 and world.record.stage == Stage.PRODUCTION_TRAFFIC_SHIFT
+    resumed_at = world.clock.now()
+    d = world.deployer().resume()
+    assert d.status == Status.SUCCESSFUL
+    second = [r for r in d.history if r.stage == Stage.PRODUCTION_TRAFFIC_SHIFT][1]
+    assert 39.5 <= second.ended - resumed_at < 40.5  # type: ignore[operator]
+    shares = [t.candidate_percent for t in without_repeats(world.connect.applied) if t.candidate == "green"]
+    assert shares == [0, 40, 80]
+
+
+def test_linear_and_canary_ranges_are_ecs_own():
+    with pytest.raises(InvalidInput, match="stepPercent must be from 3 to 100, not 2"):
+        TrafficShift(Strategy.LINEAR, step_percent=2)
+    with pytest.raises(InvalidInput, match="canaryPercent must be from 0.1 to 100"):
+        TrafficShift(Strategy.CANARY, canary_percent=0.05)
+    defaults = TrafficShift.of(Strategy.LINEAR, minute_seconds=1.0)
+    assert defaults.steps() == tuple(float(p) for p in range(10, 101, 10)) and defaults.step_bake_seconds == 6.0
+    assert TrafficShift.of(Strategy.CANARY, minute_seconds=1.0).canary_bake_seconds == 10.0
+    assert TrafficShift.of(Strategy.CANARY).steps() == (5.0, 100.0)
