@@ -56,6 +56,16 @@ def test_a_linear_step_carries_both_revisions_weights():
     }
 
 
+def test_fractional_weights_are_kept_and_whole_ones_are_integers():
+    e = event(stage="PRODUCTION_TRAFFIC_SHIFT", production_weights={"rev1": 99.9, "rev2": 0.1},
+              test_weights={"rev2": 100.0})
+    weights = e["executionDetails"]
+    assert list(weights["productionTrafficWeights"].values()) == [99.9, 0.1]
+    assert json.dumps(weights["testTrafficWeights"]).endswith(": 100}")
+    assert list(event(production_weights={"rev1": 70.00000000000001, "rev2": 29.999999999999996})
+                ["executionDetails"]["productionTrafficWeights"].values()) == [70, 30]
+
+
 def test_a_rollback_shows_production_back_on_the_source():
     e = event(stage=Stage.PRODUCTION_TRAFFIC_SHIFT, test_weights={"rev1": 100}, production_weights={"rev1": 100})
     target = e["executionDetails"]["targetServiceRevisionArn"]

@@ -23,8 +23,8 @@ def build_event(
     names: ServiceNames,
     deployment_id: str,
     target_revision_id: str,
-    test_weights: Mapping[str, int],
-    production_weights: Mapping[str, int],
+    test_weights: Mapping[str, float],
+    production_weights: Mapping[str, float],
     hook_details: dict | None,
 ) -> dict:
     """The event ECS passes to a hook function at `stage`.
@@ -91,8 +91,16 @@ def answer_from_value(value: object) -> HookAnswer:
     return parse_hook_answer(0, line)
 
 
-def _by_arn(names: ServiceNames, weights: Mapping[str, int]) -> dict[str, int]:
-    return {names.service_revision_arn(revision_id): int(weight) for revision_id, weight in weights.items()}
+def _by_arn(names: ServiceNames, weights: Mapping[str, float]) -> dict[str, int | float]:
+    return {names.service_revision_arn(revision_id): _percent(weight) for revision_id, weight in weights.items()}
+
+
+def _percent(weight: float) -> int | float:
+    # Whole percentages stay integers, as ECS shows them (100, not 100.0); a
+    # canary may be 0.1 %, which must not become 0. Rounding drops float noise
+    # from step arithmetic (30.000000000000004).
+    value = round(float(weight), 6)
+    return int(value) if value.is_integer() else value
 
 
 def _shown(value: object) -> str:
