@@ -77,7 +77,9 @@ def deploy(slot: str | None, bake_time, pause_at, task_definition, test_header, 
 def run_deploy(settings: Settings, options: DeployOptions, *, observer: Observer, progress: Say,
                warn: Say) -> Deployment:
     if options.service_definition is not None or options.slot is None:
-        request = request_for_options(settings, options, progress=progress)
+        # --strategy and its options override the file's deploymentConfiguration.
+        request = request_for_options(settings, options, progress=progress,
+                                      shift=traffic_shift(settings, options) if options.strategy else None)
     else:
         request = build_request(settings, options)
     if request.revision is not None and request.revision.ignored:
@@ -89,7 +91,7 @@ def run_deploy(settings: Settings, options: DeployOptions, *, observer: Observer
 
 def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
     """Every option checked before anything changes (InvalidInput → exit 2)."""
-    config = load_config(settings.project_dir)
+    config = load_config(settings)
     target = parse_slot(options.slot)
     if options.task_definition is None:
         revision = None
@@ -147,7 +149,7 @@ def _percent(text: str | None, name: str) -> float | None:
 def test_rule(settings: Settings, option: str | None = None) -> TestTrafficRule:
     """--test-header, else BGCTL_TEST_HEADER, else bgctl.toml, else AWS's default."""
     text = option or settings.test_header
-    return TestTrafficRule.parse(text) if text else load_config(settings.project_dir).test_rule
+    return TestTrafficRule.parse(text) if text else load_config(settings).test_rule
 
 
 test_rule.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name

@@ -1,0 +1,144 @@
+"""LINEAR and CANARY through real Envoy weighted clusters: each step's share of untagged
+requests answered by the candidate, measured over 1,000 requests, and the hooks of each step.
+
+Run with -s to see the per-step table.
+"""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, status_json, until
+
+REQUESTS_PER_STEP = 2000  # ±3 points is then about 3 standard deviations of a 20-60 % share
+TOLERANCE = 3.0  # percentage points
+GREEN_TASK_DEFINITION = REPO / "examples" / "task-definitions" / "backend-green.json"
+
+
+def candidate_share(kit, n: int = REQUESTS_PER_STEP) -> float:
+    """Percent of `n` untagged requests that green answered (every one must succeed)."""
+    session = requests.Session()
+    bodies = []
+    for _ in range(n):
+        response = session.get(kit.url + "/", timeout=10)
+        assert response.status_code == 200
+        bodies.append(response.text)
+    assert set(bodies) <= {BLUE, GREEN}
+    return 100.0 * bodies.count(GREEN) / n
+
+
+def tagged_all_green(kit, n: int = 20) -> bool:
+    return all(kit.get("/", SEED_HEADER).text == GREEN for _ in range(n))
+
+
+def linear_definition(tmp_path, step_percent: float) -> str:
+    definition = {
+        "cluster": "c", "service": "backend", "taskDefinition": str(GREEN_TASK_DEFINITION),
+        "deploymentConfiguration": {
+            "strategy": "LINEAR", "bakeTimeInMinutes": 0,
+            "linearConfiguration": {"stepPercent": step_percent, "stepBakeTimeInMinutes": 0},
+            # Holds each step: PRE_PRODUCTION_TRAFFIC_SHIFT of step n+1 comes while step n's weights are live.
+            "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"]}],
+        },
+        "serviceConnectConfiguration": {"enabled": True, "services": [{"portName": "p", "clientAliases": [
+            {"port": 3000, "testTrafficRules": {"header": {"name": "x-amzn-ecs-bluegreen-test",
+                                                           "value": {"exact": "test"}}}}]}]},
+    }
+    path = tmp_path / "linear.json"
+    path.write_text(json.dumps(definition))
+    return str(path)
+
+
+def counting_hooks(tmp_path) -> tuple[list[str], object]:
+    log = tmp_path / "calls.log"
+    args = []
+    for stage in ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"):
+        args += ["--hook", f"{stage}=echo {stage} >> {log}"]
+    return args, log
+
+
+def calls(log) -> dict[str, int]:
+    lines = log.read_text().split() if log.exists() else []
+    return {stage: lines.count(stage) for stage in ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")}
+
+
+def print_table(title: str, rows: list[tuple]) -> None:
+    print(f"\n{title}")
+    print(f"{'step':>4} {'weight %':>9} {'measured %':>11} {'requests':>9} {'PRE_PROD calls':>15} {'PROD calls':>11}")
+    for row in rows:
+        print(f"{row[0]:>4} {row[1]:>9g} {row[2]:>11.1f} {row[3]:>9} {row[4]:>15} {row[5]:>11}")
+
+
+def test_linear_in_four_steps_with_per_step_weights_and_hooks(blue_serves, tmp_path):
+    kit = blue_serves
+    hooks, log = counting_hooks(tmp_path)
+    result = kit.bgctl("deploy", "--service-definition", linear_definition(tmp_path, 30.0), *hooks)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = []
+    for step, weight in enumerate((0, 30, 60, 90)):
+        report = status_json(kit)
+        d = report["deployment"]
+        assert (d["status"], d["stage"], d["paused"]) == ("IN_PROGRESS", "PRE_PRODUCTION_TRAFFIC_SHIFT", True)
+        assert report["weights"] == {"blue": 100 - weight, "green": weight}
+        measured = candidate_share(kit)
+        assert abs(measured - weight) <= TOLERANCE, (step, weight, measured)
+        assert tagged_all_green(kit)  # the test rule reaches the candidate throughout
+        counted = calls(log)
+        # The PRE_PRODUCTION hook of this step ran; the PRODUCTION hook of each step before it.
+        assert counted == {"PRE_PRODUCTION_TRAFFIC_SHIFT": step + 1, "PRODUCTION_TRAFFIC_SHIFT": step}
+        rows.append((step, weight, measured, REQUESTS_PER_STEP, counted["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+                     counted["PRODUCTION_TRAFFIC_SHIFT"]))
+        result = kit.bgctl("continue")
+        assert result.returncode == 0, result.stdout + result.stderr
+    report = status_json(kit)
+    assert report["deployment"]["status"] == "SUCCESSFUL" and report["production"] == "green"
+    measured = candidate_share(kit)
+    assert measured == 100.0
+    counted = calls(log)
+    assert counted == {"PRE_PRODUCTION_TRAFFIC_SHIFT": 4, "PRODUCTION_TRAFFIC_SHIFT": 4}
+    rows.append(("end", 100, measured, REQUESTS_PER_STEP, 4, 4))
+    print_table("LINEAR stepPercent 30 (weights while step n's PRE_PRODUCTION_TRAFFIC_SHIFT pause holds)", rows)
+
+
+def test_linear_rollback_mid_way_puts_everything_back_at_once(blue_serves, tmp_path):
+    kit = blue_serves
+    assert kit.bgctl("deploy", "--service-definition", linear_definition(tmp_path, 25.0)).returncode == 0
+    for _ in range(2):
+        assert kit.bgctl("continue").returncode == 0
+    assert status_json(kit)["weights"] == {"blue": 50, "green": 50}
+    result = kit.bgctl("rollback")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = status_json(kit)
+    assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert report["weights"] == {"blue": 100, "green": 0}
+    assert candidate_share(kit, 200) == 0.0
+
+
+def test_canary_from_the_command_line(blue_serves, tmp_path):
+    kit = blue_serves
+    hooks, log = counting_hooks(tmp_path)
+    # The canary's bake holds the 20 % step long enough to measure it.
+    from tests.integration.test_deploy import deploy_in_background
+
+    process = deploy_in_background(kit, "green", "--strategy", "CANARY", "--canary-percent", "20",
+                                   "--canary-bake", "40s", "--bake-time", "0", *hooks)
+    try:
+        until(lambda: status_json(kit)["weights"].get("green") == 20, timeout=120, interval=0.2)
+        measured = candidate_share(kit)
+        assert abs(measured - 20) <= TOLERANCE, measured
+        assert tagged_all_green(kit)
+        during = calls(log)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out + err
+    assert status_json(kit)["production"] == "green"
+    after = candidate_share(kit)
+    assert after == 100.0
+    assert during == {"PRE_PRODUCTION_TRAFFIC_SHIFT": 1, "PRODUCTION_TRAFFIC_SHIFT": 1}
+    assert calls(log) == {"PRE_PRODUCTION_TRAFFIC_SHIFT": 2, "PRODUCTION_TRAFFIC_SHIFT": 2}
+    print_table("CANARY canaryPercent 20 (measured during the canary bake)",
+                [(0, 20, measured, REQUESTS_PER_STEP, 1, 1), (1, 100, after, REQUESTS_PER_STEP, 2, 2)])
