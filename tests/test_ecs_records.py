@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bgctl.core.deployment import Deployment, StageRecord
+from bgctl.core.arns import ServiceNames
+from bgctl.core.deployment import Deployment, HookExecution, HookExecutionStatus, StageRecord
 from bgctl.core.ecs_records import (
     KeptDeployment,
     describe_service_deployments,
@@ -14,8 +15,9 @@ from bgctl.core.ecs_records import (
     service_deployment,
     service_revision_id,
 )
-from bgctl.core.hooks import Hook
+from bgctl.core.hooks import Hook, HookTargetType, HookTimeout, TimeoutAction
 from bgctl.core.stages import STAGES, Stage, Status
+from bgctl.core.strategy import Strategy, TrafficShift
 from bgctl.core.taskdef import HealthCheck, Revision
 from bgctl.core.traffic import TestTrafficRule
 from tests.ecs_shapes import parsed
@@ -43,19 +45,28 @@ def make(**overrides) -> KeptDeployment:
     fields = dict(target="green", source="blue", revision=V3,
                   test_rule=TestTrafficRule("x-amzn-ecs-bluegreen-test", "test"), bake_seconds=300.0,
                   created=999.0)
-    extra = {k: overrides.pop(k) for k in ("rollback_started", "updated") if k in overrides}
     fields.update(overrides)
-    return KeptDeployment(Deployment.new(**fields), source_revision=None, **extra)
+    return KeptDeployment(Deployment.new(**fields), source_revision=None)
 
 
 def successful() -> KeptDeployment:
     return make(status=Status.SUCCESSFUL, stage=Stage.CLEAN_UP, history=through(Stage.CLEAN_UP), finished=1011.0)
 
 
+SMOKE = Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "curl -f http://x/", hook_id="hook-1")
+LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:smoke"
+
+
+def execution(hook: Hook, status: HookExecutionStatus, *, stage: Stage | None = None, step: int = 0,
+              rollback: bool = False) -> HookExecution:
+    return HookExecution(hook.hook_id, stage or hook.stage, f"x-{hook.hook_id}", status, 1005.0, 1065.0,
+                         step=step, rollback=rollback)
+
+
 def rolled_back() -> KeptDeployment:
     return make(status=Status.ROLLBACK_SUCCESSFUL, stage=Stage.POST_TEST_TRAFFIC_SHIFT,
                 history=through(Stage.POST_TEST_TRAFFIC_SHIFT, ended=False), finished=1008.0,
-                hooks=(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "curl -f http://x/"),),
+                hooks=(SMOKE,), hook_executions=(execution(SMOKE, HookExecutionStatus.FAILED),),
                 reason="The POST_TEST_TRAFFIC_SHIFT hook `curl -f http://x/` failed (exit status 22).",
                 rollback_started=1006.5)
 
@@ -102,8 +113,9 @@ def test_a_rolled_back_deployment_names_the_revision_it_went_back_to_and_the_fai
     assert (target["requestedProductionTrafficWeight"], target["requestedTestTrafficWeight"]) == (0.0, 0.0)
     assert (source["requestedProductionTrafficWeight"], source["requestedTestTrafficWeight"]) == (100.0, 100.0)
     assert (target["requestedTaskCount"], target["runningTaskCount"]) == (0, 0)
-    [hook] = record["lifecycleHookDetails"]
-    assert hook["status"] == "FAILED" and hook["targetType"] == "COMMAND"
+    assert record["lifecycleHookDetails"] == [{
+        "hookId": "hook-1", "targetType": "COMMAND", "status": "FAILED",
+        "expiresAt": datetime.datetime.fromtimestamp(1065.0, datetime.timezone.utc), "timeoutAction": "ROLLBACK"}]
 
 
 def test_a_failed_rollback_says_what_went_wrong_too():
@@ -147,16 +159,68 @@ def test_the_target_is_pending_while_it_scales_up():
     assert (target["requestedTaskCount"], target["runningTaskCount"], target["pendingTaskCount"]) == (1, 0, 1)
 
 
-def test_a_hook_answering_in_progress_shows_as_in_progress_and_the_ones_before_as_succeeded():
-    from bgctl.core import deployment as module
-
-    hooks = (Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "one"), Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "two"),
-             Hook(Stage.POST_TEST_TRAFFIC_SHIFT, "three"))
+def test_hooks_of_the_current_stage_show_where_they_are_and_a_lambda_its_function():
+    lam = Hook(Stage.POST_TEST_TRAFFIC_SHIFT, LAMBDA_ARN, HookTargetType.AWS_LAMBDA, "smoke",
+               details={"expect": "v2"}, timeout=HookTimeout(5, TimeoutAction.CONTINUE))
+    pause = Hook(Stage.POST_TEST_TRAFFIC_SHIFT, None, HookTargetType.PAUSE, "approve")
+    earlier = Hook(Stage.POST_SCALE_UP, "true", hook_id="hook-1")
     k = make(stage=Stage.POST_TEST_TRAFFIC_SHIFT, history=through(Stage.POST_TEST_TRAFFIC_SHIFT, ended=False),
-             hooks=hooks, hook_progress=module.HookProgress(Stage.POST_TEST_TRAFFIC_SHIFT, 1, {"n": 1}, 1020.0))
-    details = described(k)["lifecycleHookDetails"]
-    assert [(h["hookId"], h["status"]) for h in details] == [
-        ("post-test-traffic-shift-1", "SUCCEEDED"), ("post-test-traffic-shift-2", "IN_PROGRESS")]
+             hooks=(earlier, lam, pause), minute_seconds=1.0,
+             hook_executions=(execution(earlier, HookExecutionStatus.SUCCEEDED),
+                              execution(lam, HookExecutionStatus.IN_PROGRESS),
+                              execution(pause, HookExecutionStatus.AWAITING_ACTION)))
+    record = described(k)
+    assert [(h["hookId"], h["targetType"], h.get("targetArn"), h["status"], h["timeoutAction"])
+            for h in record["lifecycleHookDetails"]] == [
+        ("smoke", "AWS_LAMBDA", LAMBDA_ARN, "IN_PROGRESS", "CONTINUE"),
+        ("approve", "PAUSE", None, "AWAITING_ACTION", "ROLLBACK"),
+    ]
+    assert record["deploymentConfiguration"]["lifecycleHooks"] == [
+        {"targetType": "COMMAND", "lifecycleStages": ["POST_SCALE_UP"],
+         "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}},
+        {"targetType": "AWS_LAMBDA", "hookTargetArn": LAMBDA_ARN, "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+         "hookDetails": {"expect": "v2"}, "timeoutConfiguration": {"timeoutInMinutes": 5, "action": "CONTINUE"}},
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+         "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}},
+    ]
+    # BGCTL_MINUTE=1s: the record's 300 s of bake are 300 ECS minutes.
+    assert record["deploymentConfiguration"]["bakeTimeInMinutes"] == 300
+
+
+@pytest.mark.parametrize("stage, step, production_weight", [
+    (Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, 0, 0.0),
+    (Stage.PRODUCTION_TRAFFIC_SHIFT, 0, 25.0),
+    (Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, 1, 25.0),
+    (Stage.POST_PRODUCTION_TRAFFIC_SHIFT, 2, 75.0),
+    (Stage.BAKE_TIME, 3, 100.0),
+])
+def test_linear_steps_request_their_share_of_production(stage, step, production_weight):
+    shift = TrafficShift(Strategy.LINEAR, step_percent=25.0, step_bake_seconds=120.0)
+    record = described(make(stage=stage, step=step, shift=shift, history=through(stage, ended=False)))
+    assert record["targetServiceRevision"]["requestedProductionTrafficWeight"] == production_weight
+    assert record["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0 - production_weight
+    assert record["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
+    assert record["deploymentConfiguration"]["linearConfiguration"] == {"stepPercent": 25.0,
+                                                                        "stepBakeTimeInMinutes": 2}
+
+
+def test_canary_is_configured_as_ecs_says():
+    shift = TrafficShift(Strategy.CANARY, canary_percent=10.0, canary_bake_seconds=600.0)
+    config = described(make(shift=shift, status=Status.SUCCESSFUL, stage=Stage.CLEAN_UP,
+                            history=through(Stage.CLEAN_UP), finished=1011.0))["deploymentConfiguration"]
+    assert (config["strategy"], config["canaryConfiguration"]) == (
+        "CANARY", {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10})
+
+
+def test_the_record_names_its_service_and_revisions():
+    k = make(names=ServiceNames("api", "prod"), source_revision_id="1111111111111111111",
+             target_revision_id="2222222222222222222", stage=Stage.POST_SCALE_UP,
+             history=through(Stage.POST_SCALE_UP, ended=False))
+    record = described(k)
+    assert record["serviceArn"] == "arn:aws:ecs:us-east-1:123456789012:service/prod/api"
+    assert record["targetServiceRevision"]["arn"] == \
+        "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/api/2222222222222222222"
+    assert record["sourceServiceRevisions"][0]["arn"].endswith("/prod/api/1111111111111111111")
 
 
 def test_a_paused_deployment_awaits_action_on_a_pause_hook():
@@ -193,6 +257,15 @@ def test_the_5xx_alarm_is_named_and_reported_triggered_when_it_rolled_back():
     assert record["deploymentConfiguration"]["alarms"] == {
         "alarmNames": ["backend-5xx-above-5-percent"], "rollback": True, "enable": True}
     assert described(successful())["alarms"] == {"status": "DISABLED"}
+
+
+def test_an_alarm_that_only_reports_is_triggered_without_a_rollback():
+    k = make(stage=Stage.BAKE_TIME, history=through(Stage.BAKE_TIME, ended=False), alarm_5xx_percent=5.0,
+             alarm_rollback=False, alarm_triggered="Alarm: 9 of 10 responses were 5xx.")
+    record = described(k)
+    assert record["status"] == "IN_PROGRESS"
+    assert record["alarms"]["status"] == "TRIGGERED"
+    assert record["deploymentConfiguration"]["alarms"]["rollback"] is False
 
 
 def test_updated_at_is_the_latest_moment_the_record_knows():
@@ -232,7 +305,7 @@ def test_the_kept_entry_reads_back_what_it_wrote():
     assert KeptDeployment.from_dict(k.to_dict()) == k
 
 
-def test_a_rollback_is_timed_from_when_it_was_first_seen():
+def test_a_rollback_the_record_does_not_time_is_timed_from_when_the_history_first_saw_it():
     k = make(stage=Stage.BAKE_TIME, history=through(Stage.BAKE_TIME, ended=False))
     seen = k.observed(replace(k.deployment, status=Status.ROLLBACK_IN_PROGRESS), 1050.0)
     later = seen.observed(replace(seen.deployment, status=Status.ROLLBACK_SUCCESSFUL), 1060.0)

@@ -11,7 +11,10 @@ Where bgctl has no ECS equivalent the nearest true value is given:
   and no targetArn (ECS knows only AWS_LAMBDA and PAUSE);
 - `--pause-at STAGE` is a PAUSE hook with hookId "pause-at-STAGE";
 - the 5xx alarm is named `<service>-5xx-above-<N>-percent`;
-- there is no circuit breaker: its status is DISABLED.
+- there is no circuit breaker: its status is DISABLED;
+- lifecycleHookDetails holds the current stage's hook executions (at the
+  current LINEAR/CANARY step, or the rollback's), and once the deployment
+  has finished each hook's last execution before any rollback.
 """
 
 from __future__ import annotations
@@ -21,13 +24,11 @@ import json
 from dataclasses import dataclass, field
 
 from bgctl.core.arns import ServiceNames
-from bgctl.core.deployment import Deployment
+from bgctl.core.deployment import Deployment, HookExecution
+from bgctl.core.hooks import HookTargetType
 from bgctl.core.stages import STAGES, Stage, Status
 from bgctl.core.taskdef import Revision
 
-# The one deployed service of the kit, as a service definition names it unless it says otherwise.
-DEFAULT_SERVICE = "backend"
-DEFAULT_NAMES = ServiceNames(DEFAULT_SERVICE)
 # What the record's minutes were when it does not say (BGCTL_MINUTE unset).
 MINUTE_SECONDS = 60.0
 
@@ -97,28 +98,28 @@ def newest_first(kept: list[KeptDeployment]) -> list[KeptDeployment]:
 
 
 def names_of(d: Deployment) -> ServiceNames:
-    names = getattr(d, "names", None)  # a deployment from a service definition names its service
-    return names if isinstance(names, ServiceNames) else DEFAULT_NAMES
+    return d.names
 
 
 def target_revision_arn(k: KeptDeployment) -> str:
     d = k.deployment
-    revision_id = getattr(d, "target_revision_id", "") or service_revision_id(d.target, d.revision)
+    # Records from before the engine gave revisions ids: an id from what the slot ran.
+    revision_id = d.target_revision_id or service_revision_id(d.target, d.revision)
     return names_of(d).service_revision_arn(revision_id)
 
 
 def source_revision_arn(k: KeptDeployment) -> str:
     d = k.deployment
-    revision_id = getattr(d, "source_revision_id", "") or service_revision_id(d.source, k.source_revision)
+    revision_id = d.source_revision_id or service_revision_id(d.source, k.source_revision)
     return names_of(d).service_revision_arn(revision_id)
 
 
 def _minute(d: Deployment) -> float:
-    return float(getattr(d, "minute_seconds", None) or MINUTE_SECONDS)
+    return float(d.minute_seconds or MINUTE_SECONDS)
 
 
 def _rollback_started(k: KeptDeployment) -> float | None:
-    return getattr(k.deployment, "rollback_started", None) or k.rollback_started
+    return k.deployment.rollback_started or k.rollback_started
 
 
 def service_deployment_brief(k: KeptDeployment) -> dict:
@@ -190,8 +191,8 @@ def alarm_name(d: Deployment) -> str | None:
 
 def deployment_configuration(d: Deployment) -> dict:
     minute = _minute(d)
-    shift = getattr(d, "shift", None)
-    strategy = shift.strategy.value if shift is not None else "BLUE_GREEN"
+    shift = d.shift
+    strategy = shift.strategy.value
     config: dict = {"strategy": strategy, "bakeTimeInMinutes": _minutes(d.bake_seconds, minute)}
     if strategy == "LINEAR":
         config["linearConfiguration"] = {"stepPercent": float(shift.step_percent),
@@ -204,7 +205,7 @@ def deployment_configuration(d: Deployment) -> dict:
         config["lifecycleHooks"] = hooks
     name = alarm_name(d)
     if name is not None:
-        config["alarms"] = {"alarmNames": [name], "rollback": bool(getattr(d, "alarm_rollback", True)),
+        config["alarms"] = {"alarmNames": [name], "rollback": d.alarm_rollback,
                             "enable": True}
     return config
 
@@ -217,34 +218,7 @@ def hook_details(d: Deployment) -> list[dict]:
     """lifecycleHookDetails: the hooks of the current stage that were called, with their status."""
     if d.status == Status.PENDING:
         return []
-    if hasattr(d, "hook_executions"):
-        return _execution_details(d)
-    hooks = d.hooks_at(d.stage)
-    statuses: list[str | None] = [None] * len(hooks)
-    if _stage_ended(d, d.stage) or d.paused:
-        statuses = ["SUCCEEDED"] * len(hooks)
-    elif d.status in ROLLBACK_STATUSES or d.status == Status.ROLLBACK_REQUESTED or d.finished_:
-        # The rollback forgot where the stage's hooks were; its reason names the hook that failed.
-        failed = [i for i, hook in enumerate(hooks) if d.reason and f"hook `{hook.command}` failed" in d.reason]
-        if failed:
-            statuses = ["SUCCEEDED" if i < failed[0] else "FAILED" if i == failed[0] else None
-                        for i in range(len(hooks))]
-    else:
-        at = d.hook_progress.index if d.hook_progress and d.hook_progress.stage == d.stage else 0
-        statuses = ["SUCCEEDED" if i < at else "IN_PROGRESS" if i == at else None for i in range(len(hooks))]
-    details = [
-        {"hookId": command_hook_id(hook.stage, i), "targetType": "COMMAND", "status": status,
-         "timeoutAction": "ROLLBACK"}
-        for i, (hook, status) in enumerate(zip(hooks, statuses)) if status is not None
-    ]
-    if d.pause_at is not None and d.pause_at == d.stage and d.paused:
-        details.append({"hookId": f"pause-at-{d.stage.value}", "targetType": "PAUSE", "status": "AWAITING_ACTION"})
-    return details
-
-
-def command_hook_id(stage: Stage, index: int) -> str:
-    """A shell hook's id: its stage and its place among that stage's hooks."""
-    return f"{stage.value.lower().replace('_', '-')}-{index + 1}"
+    return _execution_details(d)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -253,21 +227,14 @@ def command_hook_id(stage: Stage, index: int) -> str:
 def _configured_hooks(d: Deployment, minute: float) -> list[dict]:
     hooks: list[dict] = []
     for hook in d.hooks:
-        target_type = getattr(hook, "target_type", None)
-        kind = target_type.value if target_type is not None else "COMMAND"
-        entry: dict = {"targetType": kind}
-        if kind == "AWS_LAMBDA":
+        entry: dict = {"targetType": hook.target_type.value}
+        if hook.target_type == HookTargetType.AWS_LAMBDA:
             entry["hookTargetArn"] = hook.target
-        entry["lifecycleStages"] = [s.value for s in getattr(hook, "stages", (hook.stage,))]
-        if getattr(hook, "details", None):
+        entry["lifecycleStages"] = [s.value for s in hook.stages]
+        if hook.details:
             entry["hookDetails"] = hook.details
-        timeout = getattr(hook, "timeout", None)
-        if timeout is not None:
-            entry["timeoutConfiguration"] = {"timeoutInMinutes": int(round(timeout.minutes)),
-                                             "action": timeout.action.value}
-        else:
-            entry["timeoutConfiguration"] = {"timeoutInMinutes": max(1, _minutes(d.hook_timeout, minute)),
-                                             "action": "ROLLBACK"}
+        entry["timeoutConfiguration"] = {"timeoutInMinutes": int(round(hook.timeout.minutes)),
+                                         "action": hook.timeout.action.value}
         hooks.append(entry)
     if d.pause_at is not None:
         hooks.append({"targetType": "PAUSE", "lifecycleStages": [d.pause_at.value]})
@@ -279,7 +246,7 @@ def _execution_details(d: Deployment) -> list[dict]:
     rollback's while rolling back); once finished, each hook's last execution before any rollback."""
     executions = d.hook_executions
     if d.finished_:
-        last: dict[str, object] = {}
+        last: dict[str, HookExecution] = {}
         for e in executions:
             if not e.rollback:
                 last[e.hook_id] = e
@@ -287,13 +254,13 @@ def _execution_details(d: Deployment) -> list[dict]:
     else:
         rolling_back = d.status == Status.ROLLBACK_IN_PROGRESS
         chosen = [e for e in executions if e.stage == d.stage and e.rollback == rolling_back
-                  and (rolling_back or e.step == getattr(d, "step", 0))]
+                  and (rolling_back or e.step == d.step)]
     details = []
     for e in chosen:
         hook = d.hook(e.hook_id)
         entry = {"hookId": e.hook_id,
                  "targetType": hook.target_type.value if hook is not None else "COMMAND"}
-        if hook is not None and hook.target_type.value == "AWS_LAMBDA":
+        if hook is not None and hook.target_type == HookTargetType.AWS_LAMBDA:
             entry["targetArn"] = hook.target
         entry["status"] = e.status.value
         entry["expiresAt"] = e.expires_at
@@ -327,9 +294,8 @@ def _weights(d: Deployment) -> tuple[tuple[float, float], tuple[float, float]]:
 
 def _production_share(d: Deployment) -> float:
     """The target's share of production traffic at the record's stage (and LINEAR/CANARY step)."""
-    shift = getattr(d, "shift", None)
-    steps = shift.steps() if shift is not None else (100.0,)
-    step = min(getattr(d, "step", 0), len(steps) - 1)
+    steps = d.shift.steps()
+    step = min(d.step, len(steps) - 1)
     if STAGES.index(d.stage) >= STAGES.index(Stage.PRODUCTION_TRAFFIC_SHIFT):
         return float(steps[step])
     return float(steps[step - 1]) if step > 0 else 0.0
@@ -402,7 +368,7 @@ def _alarms(d: Deployment) -> dict:
     name = alarm_name(d)
     if name is None:
         return {"status": "DISABLED"}
-    triggered = bool(getattr(d, "alarm_triggered", None) or (d.reason and d.reason.startswith("Alarm:")))
+    triggered = bool(d.alarm_triggered or (d.reason and d.reason.startswith("Alarm:")))
     if triggered:
         status = "TRIGGERED"
     elif d.finished_:
