@@ -352,6 +352,8 @@ def test_a_deployment_goes_through_the_eleven_stages_and_green_serves():
     assert saved.traffic == PRODUCTION_ON_GREEN and saved.deployment == d  # type: ignore[union-attr]
     assert [e.kind for e in world.events][-1] == EventKind.FINISHED
     assert all(w.closed for w in world.tasks.watches)
+    said = [e.seconds for e in world.events if e.kind == EventKind.STAGE_ENDED]
+    assert said == [round(r.ended - r.started, 3) for r in d.history]  # type: ignore[operator]
 
 
 def test_the_bake_lasts_its_time_on_the_clock_and_reports_once_a_second():

@@ -200,7 +200,8 @@ class Deployer:
         # The stage's end and what comes next are saved together: a bgctl killed
         # in between would otherwise run the stage again and record it twice.
         ended = d.stage_ended(self.clock.now())
-        seconds = round(ended.history[-1].ended or 0.0 - ended.history[-1].started, 3) if ended.history else None
+        record = ended.history[-1] if ended.history else None
+        seconds = round(record.ended - record.started, 3) if record and record.ended is not None else None
         if ended.pause_at == stage:
             d = self._save(replace(ended, paused=True))
             self._emit(EventKind.STAGE_ENDED, d, stage, seconds=seconds)
