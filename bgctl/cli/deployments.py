@@ -39,14 +39,21 @@ def print_deployments(kept: list[KeptDeployment]) -> None:
     if not kept:
         out.print("No deployments recorded.")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "created", "slots", "status", "took", "reason"):
-        table.add_column(column)
+    rows = []
     for k in kept:
         d = k.deployment
         took = format_duration(round(d.finished - d.created, 3)) if d.finished and d.created else "…"
-        table.add_row(d.id, _when(d.created), f"{d.source} → {d.target}", d.status.value, took,
-                      escape(d.reason or ""))
+        rows.append((d.id, _when(d.created), f"{d.source} → {d.target}", d.status.value, took, d.reason or ""))
+    table = Table(box=None, pad_edge=False)
+    widths = [max(len(column), *(len(row[i]) for row in rows))
+              for i, column in enumerate(("id", "created", "slots", "status", "took"))]
+    for column, width in zip(("id", "created", "slots", "status", "took"), widths):
+        table.add_column(column, no_wrap=True, min_width=width)
+    # The reason gives way to the rest (it is whole in bgctl describe).
+    table.add_column("reason", no_wrap=True, overflow="ellipsis",
+                     max_width=max(12, out.width - sum(widths) - 2 * len(widths)))
+    for row in rows:
+        table.add_row(*row[:5], escape(row[5]))
     out.print(table)
 
 
