@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bgctl.core.durations import format_duration
-from bgctl.core.hooks import HookStatus
+from bgctl.core.hooks import HookStatus, HookTargetType
 from bgctl.core.stages import Status
 from bgctl.core.status_report import StatusReport
 from bgctl.lifecycle.events import Event, EventKind
@@ -49,7 +49,8 @@ class DeploymentPrinter:
             hook, run = event.hook_call.hook, event.hook_call.run
             status = run.answer.status
             colour = {HookStatus.SUCCEEDED: "green", HookStatus.IN_PROGRESS: "yellow"}.get(status, "red")
-            name = f"{escape(hook.hook_id)} " if hook.hook_id else ""
+            # A shell hook is named by its command, as before; a Lambda hook also by its id.
+            name = f"{escape(hook.hook_id)} " if hook.hook_id and hook.target_type != HookTargetType.COMMAND else ""
             self.console.print(f"  hook {name}`{escape(hook.command)}`: [{colour}]{status}[/{colour}] "
                                f"({escape(run.answer.reason)}, {format_duration(run.seconds)})", markup=True)
             detail = run.stderr.strip()
