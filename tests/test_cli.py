@@ -47,3 +47,24 @@ def test_help_lists_the_contract():
     assert result.returncode == 0
     for verb in ("up", "status", "deploy", "continue", "rollback", "demo", "down", "images"):
         assert f"  {verb} " in result.stdout
+
+
+def test_a_failed_first_up_removes_the_state_folder_but_the_kept_history(tmp_path):
+    from bgctl.cli.down import remove_state
+
+    state_dir = tmp_path / ".bgctl" / "p"
+    (state_dir / "deployments").mkdir(parents=True)
+    (state_dir / "deployments" / "bgd-1.json").write_text("{}")
+    (state_dir / "routes").mkdir()
+    (state_dir / "routes" / "rds.yaml").write_text("x")
+    (state_dir / "state.json").write_text("{}")
+    remove_state(state_dir, keep_history=True)
+    assert sorted(p.relative_to(state_dir).as_posix() for p in state_dir.rglob("*")) == [
+        "deployments", "deployments/bgd-1.json"]
+    (state_dir / "state.json").write_text("{}")
+    remove_state(state_dir, keep_history=False)
+    assert not state_dir.exists()
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text("{}")
+    remove_state(state_dir, keep_history=True)  # no history kept: nothing of the folder stays
+    assert not state_dir.exists()

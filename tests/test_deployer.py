@@ -13,6 +13,7 @@ from typing import Callable
 
 import pytest
 
+from bgctl.core.durations import format_clock
 from bgctl.core.errors import BgctlError, InvalidInput, RouteRejected
 from bgctl.core.hooks import (DEFAULT_CALLBACK_DELAY, Hook, HookAnswer, HookInvocation, HookRun, HookStatus,
                               HookTargetType, HookTimeout, TimeoutAction)
@@ -29,6 +30,10 @@ from bgctl.lifecycle.ports import Ports
 RULE = TestTrafficRule("x-amzn-ecs-bluegreen-test", "test")
 INGRESS = "http://127.0.0.1:8080"
 START = 1_700_000_000.0
+
+# ECS runs RECONCILE_SERVICE only when the deployment starts while another revision is ACTIVE
+# (here: the target's tasks already run); a plain deployment starts at PRE_SCALE_UP.
+RUN_STAGES = [s for s in STAGES if s != Stage.RECONCILE_SERVICE]
 
 PRODUCTION_ON_BLUE = TrafficState("blue")
 TEST_WINDOW = TrafficState("blue", "green", RULE)
@@ -212,11 +217,16 @@ class Slow:
 
 
 class FakePending:
-    def __init__(self, clock: FakeClock, ready_at: float, run: HookRun) -> None:
+    def __init__(self, clock: FakeClock, ready_at: float, run: HookRun, command: str, cancelled: list) -> None:
         self.clock, self.ready_at, self.run = clock, ready_at, run
+        self.command, self._cancelled = command, cancelled
 
     def result(self) -> HookRun | None:
         return self.run if self.clock.now() >= self.ready_at else None
+
+    def cancel(self) -> None:
+        if self.clock.now() < self.ready_at:  # one that returned already is left alone
+            self._cancelled.append((self.command, self.clock.now()))
 
 
 class FakeHooks:
@@ -228,6 +238,7 @@ class FakeHooks:
         self.script: dict[str, list] = {}
         self.calls: list[HookCallRecord] = []
         self.ended: list[tuple[str, float]] = []
+        self.cancelled: list[tuple[str, float]] = []
 
     def start(self, call: HookInvocation) -> FakePending:
         hook, env = call.hook, call.env
@@ -249,7 +260,7 @@ class FakeHooks:
             seconds, answer = min(answer.seconds, call.timeout), answer.answer
         self.ended.append((hook.command, self.clock.now() + seconds))
         return FakePending(self.clock, self.clock.now() + seconds, HookRun(answer, 0, f"out of {hook.command}", "",
-                                                                           seconds))
+                                                                           seconds), hook.command, self.cancelled)
 
     def called(self) -> list[tuple[str, str, bool]]:
         return [(c.stage.value, c.command, c.rollback) for c in self.calls]
@@ -309,6 +320,17 @@ class World:
         return [e.stage for e in self.events if e.kind == kind]  # type: ignore[misc]
 
 
+def leftover_candidate(world: World) -> World:
+    """green's tasks already run when the deployment starts (an interrupted or manual start)."""
+    world.tasks.tasks["green"] = running("green")
+    return world
+
+
+def stages_run(stage: Stage) -> list[Stage]:
+    """The stages of a deployment that runs `stage` (RECONCILE_SERVICE only with a leftover candidate)."""
+    return list(STAGES) if stage == Stage.RECONCILE_SERVICE else RUN_STAGES
+
+
 def request(**overrides) -> DeployRequest:
     fields = dict(target="green", revision=None, test_rule=RULE, bake_seconds=60.0, hook_timeout=5.0)
     fields.update(overrides)
@@ -338,12 +360,12 @@ def assert_rolled_back(world: World, d, *, stage: Stage, reason: str) -> None:
 # -- success -------------------------------------------------------------------------------
 
 
-def test_a_deployment_goes_through_the_eleven_stages_and_green_serves():
+def test_a_deployment_goes_through_the_stages_and_green_serves():
     world = World()
     d = deploy(world)
     assert d.status == Status.SUCCESSFUL and d.finished is not None
-    assert world.stages() == list(STAGES) == world.stages(EventKind.STAGE_ENDED)
-    assert [r.stage for r in d.history] == list(STAGES) and all(r.ended is not None for r in d.history)
+    assert world.stages() == RUN_STAGES == world.stages(EventKind.STAGE_ENDED)
+    assert [r.stage for r in d.history] == RUN_STAGES and all(r.ended is not None for r in d.history)
     assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
     assert world.tasks.calls == [("start", "green"), ("stop", "blue")]
     assert world.connect.registered == [("green", ("10.0.0.1",))]
@@ -401,6 +423,34 @@ def test_a_drain_that_never_ends_is_cut_short():
     assert ("stop", "blue") in world.tasks.calls
 
 
+def test_without_another_active_revision_reconcile_service_does_not_run_but_production_routes_are_checked():
+    world = World()
+    seen_at_first_stage: list[TrafficState] = []
+    world.on(EventKind.STAGE_STARTED, Stage.PRE_SCALE_UP,
+             lambda: seen_at_first_stage.extend(world.connect.applied))
+    d = deploy(world, hooks=(Hook(Stage.RECONCILE_SERVICE, "reconcile"), Hook(Stage.PRE_SCALE_UP, "pre")))
+    assert d.status == Status.SUCCESSFUL
+    assert Stage.RECONCILE_SERVICE not in world.stages() and d.history[0].stage == Stage.PRE_SCALE_UP
+    # bgctl's safety step still ran, before anything moved.
+    assert seen_at_first_stage == [PRODUCTION_ON_BLUE] and world.tasks.calls[0] == ("start", "green")
+    assert [c.command for c in world.hooks.calls] == ["pre"]  # ECS runs no RECONCILE_SERVICE hooks then
+    assert "RECONCILE_SERVICE does not run (green runs no other revision), nor its hooks or pause, as in ECS." \
+        in [e.message for e in world.events]
+    assert world.records.statuses[0] == Status.PENDING and world.record.history[0].stage == Stage.PRE_SCALE_UP
+
+
+def test_a_deployment_starting_while_the_target_already_runs_goes_through_reconcile_service():
+    world = leftover_candidate(World())
+    d = deploy(world, hooks=(Hook(Stage.RECONCILE_SERVICE, "reconcile"),))
+    assert d.status == Status.SUCCESSFUL
+    assert world.stages() == list(STAGES) and [r.stage for r in d.history] == list(STAGES)
+    assert world.hooks.called() == [("RECONCILE_SERVICE", "reconcile", False)]
+    assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
+    assert world.tasks.calls == [("start", "green"), ("stop", "blue")]  # the leftover replaced by SCALE_UP
+    assert "green already runs tasks (another revision is ACTIVE); SCALE_UP runs this deployment's revision " \
+           "there." in [e.message for e in world.events]
+
+
 # -- refusals ----------------------------------------------------------------------------------
 
 
@@ -449,7 +499,7 @@ def test_pause_in_the_test_window_then_continue():
     done = world.deployer().resume()
     assert done.status == Status.SUCCESSFUL and not done.paused and done.pause_at is None
     assert "Resuming after POST_TEST_TRAFFIC_SHIFT." in [e.message for e in world.events]
-    assert world.stages() == list(STAGES)  # each stage started once
+    assert world.stages() == RUN_STAGES  # each stage started once
     assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
 
 
@@ -582,12 +632,13 @@ def test_5xx_below_the_alarm_threshold_does_not_roll_back():
 
 @pytest.mark.parametrize("stage", STAGES[:-1], ids=str)
 def test_a_user_rollback_requested_before_a_stage_rolls_back_there(stage):
-    world = World()
-    index = STAGES.index(stage)
+    world = leftover_candidate(World()) if stage == Stage.RECONCILE_SERVICE else World()
+    runs = stages_run(stage)
+    index = runs.index(stage)
     if index == 0:
         world.requests.requested = True
     else:
-        world.on(EventKind.STAGE_ENDED, STAGES[index - 1], lambda: setattr(world.requests, "requested", True))
+        world.on(EventKind.STAGE_ENDED, runs[index - 1], lambda: setattr(world.requests, "requested", True))
     d = deploy(world)
     assert_rolled_back(world, d, stage=stage, reason=USER_ROLLBACK)
     assert d.reason == USER_ROLLBACK
@@ -616,7 +667,7 @@ def test_a_user_rollback_while_a_hook_waits_to_be_called_again():
 @pytest.mark.parametrize("stage", [Stage.RECONCILE_SERVICE, Stage.POST_SCALE_UP, Stage.POST_TEST_TRAFFIC_SHIFT,
                                    Stage.PRE_PRODUCTION_TRAFFIC_SHIFT, Stage.POST_PRODUCTION_TRAFFIC_SHIFT], ids=str)
 def test_rollback_from_a_pause(stage):
-    world = World()
+    world = leftover_candidate(World()) if stage == Stage.RECONCILE_SERVICE else World()
     hooks = (Hook(Stage.TEST_TRAFFIC_SHIFT, "shift"), Hook(Stage.PRODUCTION_TRAFFIC_SHIFT, "shift"))
     deploy(world, pause_at=stage, hooks=hooks)
     d = world.deployer().roll_back()
@@ -686,7 +737,8 @@ def test_an_in_progress_rollback_hook_is_called_again_after_its_delay():
 @pytest.mark.parametrize("kind", [EventKind.STAGE_STARTED, EventKind.STAGE_ENDED])
 @pytest.mark.parametrize("stage", STAGES, ids=str)
 def test_killed_at_any_stage_then_continue_finishes_the_deployment(stage, kind):
-    world = World()
+    world = leftover_candidate(World()) if stage == Stage.RECONCILE_SERVICE else World()
+    runs = stages_run(stage)
     hooks = tuple(Hook(s, "hook") for s in (Stage.PRE_SCALE_UP, Stage.POST_TEST_TRAFFIC_SHIFT))
     world.crash_on(kind, stage)
     with pytest.raises(Crash):
@@ -695,13 +747,13 @@ def test_killed_at_any_stage_then_continue_finishes_the_deployment(stage, kind):
         assert world.record.status == Status.SUCCESSFUL  # recorded before it was said
         return
     # A stage that ended was recorded with the next one: that one is where bgctl goes on.
-    resumes_at = stage if kind == EventKind.STAGE_STARTED else STAGES[STAGES.index(stage) + 1]
+    resumes_at = stage if kind == EventKind.STAGE_STARTED else runs[runs.index(stage) + 1]
     assert world.record.stage == resumes_at and world.record.status == Status.IN_PROGRESS
     d = world.deployer().resume()
     assert d.status == Status.SUCCESSFUL
     assert world.records.saved.traffic == PRODUCTION_ON_GREEN  # type: ignore[union-attr]
     assert world.tasks.running() == {"green"}
-    assert [r.stage for r in d.history] == list(STAGES)
+    assert [r.stage for r in d.history] == runs
     assert without_repeats(world.connect.applied) == [PRODUCTION_ON_BLUE, TEST_WINDOW, PRODUCTION_ON_GREEN]
     assert f"Resuming an interrupted deployment at {resumes_at}." in [e.message for e in world.events]
     # A hook that answered SUCCEEDED before the crash is not called again, unless its stage had not ended.
@@ -709,9 +761,11 @@ def test_killed_at_any_stage_then_continue_finishes_the_deployment(stage, kind):
     assert calls.count(Stage.PRE_SCALE_UP) == 1 and calls.count(Stage.POST_TEST_TRAFFIC_SHIFT) == 1
 
 
-@pytest.mark.parametrize("stage", [Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT, Stage.RECONCILE_SERVICE])
+# PRE_SCALE_UP: killed in the route reconciliation done without RECONCILE_SERVICE (still PENDING).
+@pytest.mark.parametrize("stage", [Stage.TEST_TRAFFIC_SHIFT, Stage.PRODUCTION_TRAFFIC_SHIFT, Stage.RECONCILE_SERVICE,
+                                   Stage.PRE_SCALE_UP])
 def test_killed_after_publishing_but_before_recording_continue_publishes_again(stage):
-    world = World()
+    world = leftover_candidate(World()) if stage == Stage.RECONCILE_SERVICE else World()
     world.connect.crash_at.add(stage)
     with pytest.raises(Crash):
         deploy(world)
@@ -808,6 +862,21 @@ def test_hooks_at_one_stage_run_in_parallel():
     assert a.at == b.at  # both started together: their calls overlap
     stage = next(r for r in d.history if r.stage == Stage.POST_TEST_TRAFFIC_SHIFT)
     assert 5.0 <= stage.ended - stage.started < 5.2  # type: ignore[operator]  # not 10 s
+
+
+def test_when_one_parallel_hook_fails_the_others_still_running_are_cancelled():
+    world = World()
+    world.hooks.script["fails"] = [Slow(2.0, HookAnswer(HookStatus.FAILED, DEFAULT_CALLBACK_DELAY, None, "exit status 1"))]
+    world.hooks.script["slow"] = [Slow(300.0)]
+    world.hooks.script["quick"] = [Slow(1.0)]
+    hooks = tuple(Hook(Stage.POST_TEST_TRAFFIC_SHIFT, c) for c in ("fails", "slow", "quick"))
+    d = deploy(world, hooks=hooks, hook_timeout=600.0)
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason="`fails` failed (exit status 1)")
+    # Only the one still running, as soon as the failure was read ("quick" had answered by then).
+    assert [c for c, _ in world.hooks.cancelled] == ["slow"] and 2.0 <= world.hooks.cancelled[0][1] - START < 2.2
+    slow = execution(world, "hook-2", Stage.POST_TEST_TRAFFIC_SHIFT)
+    assert (slow.status, slow.reason) == ("FAILED", "cancelled: the deployment rolls back")
+    assert d.finished - START < 10  # type: ignore[operator]  # not the slow hook's 300 s
 
 
 def test_every_call_gets_ecs_event_with_weights_and_merged_details():
@@ -915,6 +984,69 @@ def test_a_pause_timeout_applies_its_action(action):
         assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason="timed out after 5 minutes")
     else:
         assert d.status == Status.SUCCESSFUL
+
+
+def paused_past_its_timeout(action: TimeoutAction, *more: Hook) -> World:
+    """A PAUSE hook `gate` (5 ECS minutes of 1 s) whose timeout ran out while no bgctl ran."""
+    world = World()
+    deploy(world, hooks=(pause(Stage.POST_TEST_TRAFFIC_SHIFT, "gate", minutes=5, action=action), *more),
+           minute_seconds=1.0)
+    world.clock.t += 10.0
+    return world
+
+
+def said(world: World) -> list[str]:
+    return [e.message for e in world.events if e.kind == EventKind.NOTE and "while no bgctl ran" in e.message]
+
+
+@pytest.mark.parametrize("verb", ["continue", "rollback", "deploy"])
+def test_a_pause_that_timed_out_with_rollback_is_applied_first_by_every_verb(verb):
+    world = paused_past_its_timeout(TimeoutAction.ROLLBACK)
+    deadline = execution(world, "gate", Stage.POST_TEST_TRAFFIC_SHIFT).expires_at
+    if verb == "continue":
+        d = world.deployer().resume()
+    elif verb == "rollback":
+        d = world.deployer().roll_back()
+    else:
+        first = world.record.id
+        new = deploy(world)
+        assert new.status == Status.SUCCESSFUL and new.id != first
+        d = next(e.deployment for e in world.events if e.kind == EventKind.FINISHED and e.deployment.id == first)
+    assert d.status == Status.ROLLBACK_SUCCESSFUL
+    assert d.reason == "The POST_TEST_TRAFFIC_SHIFT hook `PAUSE gate` timed out after 5 minutes; action ROLLBACK."
+    gate = next(e for e in d.hook_executions if e.hook_id == "gate")
+    assert (gate.status, gate.ended) == ("TIMED_OUT", deadline)  # when it ran out, not when it was noticed
+    assert said(world) == [f"PAUSE timed out while no bgctl ran: gate at POST_TEST_TRAFFIC_SHIFT at "
+                           f"{format_clock(deadline)} (ROLLBACK); applying it now."]
+
+
+def test_a_pause_that_timed_out_with_continue_goes_on_with_continue_and_is_recorded_before_a_rollback():
+    world = paused_past_its_timeout(TimeoutAction.CONTINUE)
+    assert world.deployer().resume().status == Status.SUCCESSFUL
+    assert len(said(world)) == 1
+
+    world = paused_past_its_timeout(TimeoutAction.CONTINUE)
+    d = world.deployer().roll_back()
+    assert_rolled_back(world, d, stage=Stage.POST_TEST_TRAFFIC_SHIFT, reason=USER_ROLLBACK)
+    assert execution(world, "gate", Stage.POST_TEST_TRAFFIC_SHIFT).status == "TIMED_OUT"
+
+
+def test_a_deploy_over_a_pause_that_timed_out_with_continue_records_it_and_is_refused():
+    world = paused_past_its_timeout(TimeoutAction.CONTINUE)
+    with pytest.raises(InvalidInput, match="already in progress"):
+        deploy(world)
+    assert execution(world, "gate", Stage.POST_TEST_TRAFFIC_SHIFT).status == "TIMED_OUT"
+    assert len(said(world)) == 1
+    assert world.deployer().resume().status == Status.SUCCESSFUL
+
+
+def test_continue_naming_a_pause_that_timed_out_with_continue_goes_on_and_others_still_wait():
+    world = paused_past_its_timeout(TimeoutAction.CONTINUE, pause(Stage.POST_TEST_TRAFFIC_SHIFT, "later"))
+    d = world.deployer().resume("gate")
+    assert d.paused and [e.hook_id for e in d.awaiting()] == ["later"]
+    assert world.events[-1].kind == EventKind.PAUSED and world.events[-1].message == "later"
+    world = paused_past_its_timeout(TimeoutAction.CONTINUE, pause(Stage.POST_TEST_TRAFFIC_SHIFT, "later"))
+    assert world.deployer().resume().status == Status.SUCCESSFUL  # no id: every one awaiting continued
 
 
 def test_a_pause_timing_out_while_bgctl_waits_for_another_hook():

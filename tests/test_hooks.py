@@ -317,6 +317,31 @@ def test_background_leftovers_neither_block_nor_survive(tmp_path):
     assert is_dead(int(pid_file.read_text()))
 
 
+def test_a_cancelled_call_ends_at_once_with_everything_it_started(tmp_path):
+    # The engine cancels a stage's other calls when one fails and the deployment rolls back.
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    from bgctl.adapters.hook_runner import HookRunner
+    from bgctl.core.hooks import Hook, HookInvocation
+
+    pid_file = tmp_path / "pid"
+    runner = HookRunner(tmp_path)
+    pending = runner.start(HookInvocation(Hook(STAGE, f"sleep 30 & echo $! > {pid_file}; wait"), STAGE,
+                                          {"hookDetails": None}, {}, 60.0))
+
+    def awaited(condition):
+        return Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.02), retry=retry_if_result(lambda r: not r))(
+            condition)
+
+    awaited(lambda: pid_file.exists() and pid_file.read_text().strip())  # its child is up
+    cancelled_at = time.monotonic()
+    pending.cancel()
+    run = awaited(pending.result)
+    assert run is not None and time.monotonic() - cancelled_at < 2
+    assert run.answer.status == "FAILED"
+    assert is_dead(int(pid_file.read_text()))
+
+
 # --- --hook STAGE=COMMAND --------------------------------------------------------
 
 

@@ -357,7 +357,8 @@ def test_status_json_keys_are_the_contract():
     assert report["production_revision"] == "shipped green revision"
     assert list(report["deployment"]) == ["id", "target", "source", "status", "stage", "paused", "interrupted",
                                           "revision", "test_rule", "bake_seconds", "bake_remaining", "reason",
-                                          "history", "created", "finished"]
+                                          "history", "created", "finished", "awaiting_action"]
+    assert report["deployment"]["awaiting_action"] == []
     assert report["deployment"]["revision"] == {**shipped.to_dict(), "shipped": True}
     assert report["deployment"]["bake_remaining"] == 40.0
     assert report["deployment"]["status"] == "IN_PROGRESS" and report["deployment"]["stage"] == "BAKE_TIME"
@@ -366,3 +367,39 @@ def test_status_json_keys_are_the_contract():
     assert report["test_rule"] is None
     assert report["warnings"] == ["green serves production but its container is missing.",
                                   "The candidate green should be running but is not."]
+
+
+def test_status_lists_pause_hooks_awaiting_action_and_says_when_one_timed_out_without_changing_it():
+    from bgctl.core.deployment import HookExecution, HookExecutionStatus
+    from bgctl.core.hooks import HookTargetType, HookTimeout, TimeoutAction
+    from bgctl.core.reconcile import Observed
+    from bgctl.core.state import State
+    from bgctl.core.status_report import status_report
+    from bgctl.core.traffic import TrafficState
+
+    hooks = (Hook((Stage.POST_TEST_TRAFFIC_SHIFT,), None, HookTargetType.PAUSE, hook_id="gate",
+                  timeout=HookTimeout(5, TimeoutAction.CONTINUE)),
+             Hook((Stage.POST_TEST_TRAFFIC_SHIFT,), None, HookTargetType.PAUSE, hook_id="late"))
+    executions = (HookExecution("gate", Stage.POST_TEST_TRAFFIC_SHIFT, "e1", HookExecutionStatus.AWAITING_ACTION,
+                                1000.0, 1050.0),
+                  HookExecution("late", Stage.POST_TEST_TRAFFIC_SHIFT, "e2", HookExecutionStatus.AWAITING_ACTION,
+                                1000.0, 1200.0))
+    d = deployment(stage=Stage.POST_TEST_TRAFFIC_SHIFT, paused=True, hooks=hooks, hook_executions=executions)
+    state = State(TrafficState("blue", "green", d.test_rule), routes_version="v7", deployment=d)
+    seen = Observed({"service-connect": ServiceState("service-connect", "running", None, "c", "envoy")}, "v7", True)
+    report = status_report(project="bgctl", ingress=INGRESS, admin="http://localhost:9901", state=state, seen=seen,
+                           now=1060.0)
+    assert report.to_dict()["deployment"]["awaiting_action"] == [
+        {"hook_id": "gate", "stage": "POST_TEST_TRAFFIC_SHIFT", "deadline": 1050.0, "timeout_action": "CONTINUE",
+         "timed_out": True},
+        {"hook_id": "late", "stage": "POST_TEST_TRAFFIC_SHIFT", "deadline": 1200.0, "timeout_action": "ROLLBACK",
+         "timed_out": False}]
+    c = Console(file=io.StringIO(), width=200, force_terminal=False)  # as `out` does, a line is not wrapped
+    print_status(c, report)
+    lines = output(c)
+    hhmmss = lambda epoch: datetime.fromtimestamp(epoch).strftime("%H:%M:%S")  # noqa: E731
+    assert (f"            PAUSE gate at POST_TEST_TRAFFIC_SHIFT timed out at {hhmmss(1050.0)}; "
+            "the next bgctl continue or rollback applies its CONTINUE") in lines
+    assert (f"            PAUSE late at POST_TEST_TRAFFIC_SHIFT awaits action until {hhmmss(1200.0)} "
+            "(then ROLLBACK)") in lines
+    assert state.deployment == d  # status changes nothing

@@ -16,7 +16,8 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
@@ -45,6 +46,7 @@ def run_hook(
     details: dict | None = None,
     cwd: Path | None = None,
     event: dict | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
 ) -> HookRun:
     """Run the hook once and read its answer; a failing or hanging command is a FAILED answer, never an exception."""
     full_env = {
@@ -79,6 +81,8 @@ def run_hook(
             )
         except OSError as e:  # e.g. cwd missing: an error, which ECS also treats as FAILED
             return HookRun(failed_answer(f"could not start: {e}"), None, "", str(e), time.monotonic() - started)
+        if on_start is not None:
+            on_start(proc)
         try:
             exit_code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -109,13 +113,21 @@ class HookRunner:
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="bgctl-hook")
 
     def start(self, call: HookInvocation) -> "_Pending":
-        return _Pending(self._pool.submit(self.run, call))
+        control = _CallControl()
 
-    def run(self, call: HookInvocation) -> HookRun:
+        def run() -> HookRun:
+            try:
+                return self.run(call, on_start=control.started)
+            finally:
+                control.ended()
+
+        return _Pending(self._pool.submit(run), control)
+
+    def run(self, call: HookInvocation, *, on_start: Callable[[subprocess.Popen], None] | None = None) -> HookRun:
         hook = call.hook
         if hook.target_type == HookTargetType.COMMAND:
             return run_hook(hook, env=call.env, timeout=call.timeout, details=call.event.get("hookDetails") or None,
-                            cwd=self.cwd, event=call.event)
+                            cwd=self.cwd, event=call.event, on_start=on_start)
         if hook.target_type != HookTargetType.AWS_LAMBDA:
             return HookRun(failed_answer(f"a {hook.target_type} hook is not called"), None, "", "", 0.0)
         arn = hook.target or ""
@@ -126,14 +138,50 @@ class HookRunner:
         environment = dict(getattr(mapping, "environment", None) or {})
         if getattr(mapping, "handler", None):
             return invoke_handler(mapping.handler, event=call.event, function_arn=arn, environment=environment,
-                                  timeout=call.timeout, cwd=self.functions_dir)
+                                  timeout=call.timeout, cwd=self.functions_dir, on_start=on_start)
         return invoke_command(mapping.command, event=call.event, environment=environment, timeout=call.timeout,
-                              cwd=self.functions_dir, function_arn=arn)
+                              cwd=self.functions_dir, function_arn=arn, on_start=on_start)
+
+
+class _CallControl:
+    """The process group of one call in flight, so that the engine can end it (`cancel`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pgid: int | None = None
+        self._cancelled = False
+
+    def started(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._pgid = proc.pid  # a session leader: its pid is its group's id
+            cancelled = self._cancelled
+        if cancelled:  # cancelled before its child was up
+            _kill_group(proc.pid)
+
+    def ended(self) -> None:
+        with self._lock:
+            self._pgid = None  # reaped: its id may be another process's soon
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            pgid = self._pgid
+        if pgid is not None:
+            # The runner's wait then returns, as at a timeout, and cleans up after it.
+            _kill_group(pgid)
 
 
 class _Pending:
-    def __init__(self, future: "Future[HookRun]") -> None:
+    def __init__(self, future: "Future[HookRun]", control: _CallControl | None = None) -> None:
         self._future = future
+        self._control = control
+
+    def cancel(self) -> None:
+        """End the call: not started yet, it never starts; running, its process group is killed."""
+        if self._future.done() or self._future.cancel():
+            return
+        if self._control is not None:
+            self._control.cancel()
 
     def result(self) -> HookRun | None:
         if not self._future.done():

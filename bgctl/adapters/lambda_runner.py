@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ def invoke_handler(
     environment: Mapping[str, str],
     timeout: float,
     cwd: Path,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
 ) -> HookRun:
     """Call `function(event, context)` from `file.py` once, in a child Python process, and read its answer.
 
@@ -78,7 +79,7 @@ def invoke_handler(
         }), encoding="utf-8")
         # -u: unbuffered, so a function killed at its timeout still leaves what it printed.
         child = _run_child([sys.executable, "-u", str(BOOTSTRAP), str(invoke_file), str(answer_file)],
-                           env=env, cwd=Path(cwd), timeout=timeout, stdin=None)
+                           env=env, cwd=Path(cwd), timeout=timeout, stdin=None, on_start=on_start)
         outcome = _read_outcome(answer_file)
     if child.error is not None:
         answer = failed_answer(f"could not start: {child.error}")
@@ -101,6 +102,7 @@ def invoke_command(
     timeout: float,
     cwd: Path,
     function_arn: str | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
 ) -> HookRun:
     """Run `/bin/sh -c command` with the event JSON on stdin; its answer is the last `{"hookStatus": ...}` line it prints.
 
@@ -114,7 +116,8 @@ def invoke_command(
         # A file, not a pipe: a command that never reads stdin cannot block on a full pipe.
         stdin.write(json.dumps(event).encode("utf-8"))
         stdin.seek(0)
-        child = _run_child(["/bin/sh", "-c", command], env=env, cwd=Path(cwd), timeout=timeout, stdin=stdin)
+        child = _run_child(["/bin/sh", "-c", command], env=env, cwd=Path(cwd), timeout=timeout, stdin=stdin,
+                           on_start=on_start)
     if child.error is not None:
         answer = failed_answer(f"could not start: {child.error}")
     elif child.exit_code is None:
@@ -159,7 +162,9 @@ class _Child:
     error: str | None = None
 
 
-def _run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path, timeout: float, stdin) -> _Child:
+def _run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path, timeout: float, stdin,
+               on_start: Callable[[subprocess.Popen], None] | None = None) -> _Child:
+    """`on_start` gets the child once it runs (HookRunner uses it to cancel the call)."""
     started = time.monotonic()
     # Files, not pipes: a background child that keeps a pipe open would make
     # reading block past the timeout; a file never does, and keeps what a
@@ -179,6 +184,8 @@ def _run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path, timeout: f
             )
         except OSError as exc:  # e.g. cwd missing
             return _Child(None, "", str(exc), time.monotonic() - started, error=str(exc))
+        if on_start is not None:
+            on_start(proc)
         try:
             exit_code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -17,7 +17,11 @@ from bgctl.lifecycle.events import Observer
 @click.command(name="continue")
 @click.option("--hook-id", metavar="ID", help="CONTINUE only this PAUSE hook (default: every one awaiting action).")
 def continue_(hook_id: str | None) -> None:
-    """Resume a paused or interrupted deployment (ContinueServiceDeployment CONTINUE for PAUSE hooks)."""
+    """Resume a paused or interrupted deployment (ContinueServiceDeployment CONTINUE for PAUSE hooks).
+
+    A PAUSE hook whose timeout ran out while no bgctl ran gets its timeout action first
+    (CONTINUE goes on, ROLLBACK rolls back); bgctl status lists the hooks awaiting action.
+    """
     settings = load_settings()
     deployment = run_continue(settings, observer=DeploymentPrinter(out, settings.ingress_url),
                               progress=progress, warn=warn, hook_id=hook_id)

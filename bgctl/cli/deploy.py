@@ -64,7 +64,11 @@ class DeployOptions:
 def deploy(slot: str | None, bake_time, pause_at, task_definition, test_header, hooks, hook_timeout,
            alarm_5xx_percent, service_definition, strategy, step_percent, step_bake, canary_percent,
            canary_bake) -> None:
-    """Deploy SLOT (blue or green) through the ECS blue/green lifecycle; without SLOT, bgctl.toml's service definition."""
+    """Deploy SLOT (blue or green) through the ECS blue/green lifecycle; without SLOT, bgctl.toml's service definition.
+
+    No bgctl watches a PAUSE hook's timeout between commands: deploy, continue and rollback first
+    apply any that ran out (CONTINUE goes on, ROLLBACK rolls back) and say so; bgctl status shows them.
+    """
     settings = load_settings()
     options = DeployOptions(slot, bake_time, pause_at, task_definition, test_header, tuple(hooks), hook_timeout,
                             alarm_5xx_percent, service_definition, strategy, step_percent, step_bake,

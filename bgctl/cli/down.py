@@ -7,6 +7,8 @@ still show the stack's deployments, after `down` and after the next `up`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from bgctl.adapters.compose import remove_tree
@@ -42,19 +44,24 @@ def run_down(settings: Settings, *, keep_history: bool = False) -> list[str]:
     left = stack.leftovers()
     if left:
         raise BgctlError(f"Docker still has {', '.join(left)} after removing the project.")
-    kept = history_dir(settings.state_dir)
-    if keep_history and kept.is_dir():
-        for path in settings.state_dir.iterdir():
-            if path == kept:
-                continue
-            if path.is_dir() and not path.is_symlink():
-                remove_tree(path)
-            else:
-                path.unlink(missing_ok=True)
-    else:
-        remove_tree(settings.state_dir)
+    remove_state(settings.state_dir, keep_history=keep_history)
     try:
         settings.state_dir.parent.rmdir()  # .bgctl/, if no other project uses it
     except OSError:
         pass
     return existing + (["route state"] if had_state else [])
+
+
+def remove_state(state_dir: Path, *, keep_history: bool) -> None:
+    """The project's state folder gone; with `keep_history`, all but its deployments/ (the kept history)."""
+    kept = history_dir(state_dir)
+    if not (keep_history and kept.is_dir()):
+        remove_tree(state_dir)
+        return
+    for path in state_dir.iterdir():
+        if path == kept:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            remove_tree(path)
+        else:
+            path.unlink(missing_ok=True)

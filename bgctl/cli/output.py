@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bgctl.core.durations import format_duration
+from bgctl.core.durations import format_clock, format_duration
 from bgctl.core.hooks import HookStatus, HookTargetType
 from bgctl.core.stages import Status
 from bgctl.core.status_report import StatusReport
@@ -133,6 +133,13 @@ def print_status(console: Console, report: StatusReport) -> None:
             console.print(f"            bake: {format_duration(d.bake_remaining)} left")
         if d.reason:
             console.print(f"            reason: {d.reason}", markup=False)
+        for hook in d.awaiting_action:
+            if hook.timed_out:
+                console.print(f"            PAUSE {hook.hook_id} at {hook.stage} timed out at {format_clock(hook.deadline)}; "
+                              f"the next bgctl continue or rollback applies its {hook.action}", markup=False)
+            else:
+                console.print(f"            PAUSE {hook.hook_id} at {hook.stage} awaits action until "
+                              f"{format_clock(hook.deadline)} (then {hook.action})", markup=False)
         table = Table(box=None, pad_edge=False)
         for column in ("stage", "started", "ended", "took"):
             table.add_column(column)

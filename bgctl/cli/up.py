@@ -12,7 +12,7 @@ from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_
 from bgctl.adapters.project_files import load_settings
 from bgctl.cli.output import out, progress
 from bgctl.cli.wiring import checked_stack, ensure_images, open_context
-from bgctl.adapters.compose import remove_tree
+from bgctl.cli.down import remove_state
 from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, slot_service
 from bgctl.core.errors import BgctlError, StartupFailed
 from bgctl.adapters.images import Progress
@@ -73,9 +73,10 @@ def run_up(settings: Settings, progress: Progress) -> UpResult:
         body = _wait_for_ingress(settings.ingress_url)
     except BgctlError:
         if not before:
-            # Nothing was there before this `up`: leave nothing half-started.
+            # Nothing was there before this `up`: leave nothing half-started, but the history
+            # a `down --keep-history` kept is the user's and stays.
             ctx.stack.down()
-            remove_tree(settings.state_dir)
+            remove_state(settings.state_dir, keep_history=True)
         raise
     return UpResult(
         ingress_url=settings.ingress_url,

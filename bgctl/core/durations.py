@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bgctl.core.errors import InvalidInput
 
@@ -36,3 +37,8 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m{secs:02d}s"
     return f"{minutes}m{secs:02d}s"
+
+
+def format_clock(epoch: float) -> str:
+    """An absolute time as the local time of day, `14:03:07` (how deadlines are said)."""
+    return datetime.fromtimestamp(epoch).strftime("%H:%M:%S")

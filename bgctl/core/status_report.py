@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bgctl.core.deployment import Deployment, StageRecord
+from bgctl.core.deployment import Deployment, HookExecution, StageRecord
 from bgctl.core.reconcile import Observed, disagreements, interrupted
 from bgctl.core.services import ServiceState
 from bgctl.core.stages import Stage, Status
@@ -16,6 +16,22 @@ from bgctl.core.state import State
 from bgctl.core.taskdef import Revision
 from bgctl.core.topology import ENVOY_SERVICE
 from bgctl.core.traffic import Slot, TestTrafficRule
+
+
+@dataclass(frozen=True)
+class AwaitingHook:
+    """A PAUSE hook awaiting action. Past its deadline it has timed out, but nothing changes until
+    the next bgctl that takes the lock (deploy, continue, rollback) applies its action."""
+
+    hook_id: str
+    stage: Stage
+    deadline: float
+    action: str  # its timeoutConfiguration action: CONTINUE or ROLLBACK
+    timed_out: bool
+
+    def to_dict(self) -> dict:
+        return {"hook_id": self.hook_id, "stage": self.stage.value, "deadline": self.deadline,
+                "timeout_action": self.action, "timed_out": self.timed_out}
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,7 @@ class DeploymentReport:
     history: tuple[StageRecord, ...]
     created: float
     finished: float | None
+    awaiting_action: tuple[AwaitingHook, ...] = ()
 
     @classmethod
     def of(cls, d: Deployment, *, interrupted: bool, now: float, shipped_revision: Revision | None) -> "DeploymentReport":
@@ -47,6 +64,7 @@ class DeploymentReport:
             test_rule=d.test_rule, bake_seconds=d.bake_seconds,
             bake_remaining=max(0.0, d.bake_until - now) if baking else None,  # type: ignore[operator]
             reason=d.reason, history=d.history, created=d.created, finished=d.finished,
+            awaiting_action=tuple(_awaiting(d, e, now) for e in d.awaiting()) if not d.finished_ else (),
         )
 
     def to_dict(self) -> dict:
@@ -68,7 +86,15 @@ class DeploymentReport:
             "history": [r.to_dict() for r in self.history],
             "created": self.created,
             "finished": self.finished,
+            "awaiting_action": [a.to_dict() for a in self.awaiting_action],
         }
+
+
+def _awaiting(d: Deployment, execution: HookExecution, now: float) -> AwaitingHook:
+    hook = d.hook(execution.hook_id)
+    action = hook.timeout.action.value if hook is not None else "ROLLBACK"
+    return AwaitingHook(execution.hook_id, execution.stage, execution.expires_at, action,
+                        now >= execution.expires_at)
 
 
 @dataclass(frozen=True)

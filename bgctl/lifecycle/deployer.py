@@ -21,6 +21,7 @@ from bgctl.core.arns import ServiceNames
 from bgctl.core.config import DEFAULT_HOOK_TIMEOUT
 from bgctl.core.deployment import (DEFAULT_START_TIMEOUT, Deployment, HookExecution, HookExecutionStatus,
                                    HookOutput, initial_revision_id, new_revision_id)
+from bgctl.core.durations import format_clock
 from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.hook_event import build_event, merge_details
 from bgctl.core.hooks import Hook, HookStatus, HookTargetType, TimeoutAction, hook_environment, with_hook_ids
@@ -102,6 +103,11 @@ class Deployer:
     def start(self, request: DeployRequest) -> Deployment:
         current = self.state.deployment
         if current is not None and not current.finished_:
+            current = self._apply_expired_pauses(current)
+            if current.rolling_back:
+                # A PAUSE timed out with ROLLBACK while no bgctl ran: that deployment ends first.
+                current = self.run()
+        if current is not None and not current.finished_:
             raise InvalidInput(
                 f"A deployment of {current.target} is already in progress ({current.status}, {current.stage}); "
                 "run bgctl continue or bgctl rollback."
@@ -118,7 +124,13 @@ class Deployer:
         previous = self.state.deployment
         source_revision = previous.target_revision_id if previous is not None and previous.target == production \
             and previous.status == Status.SUCCESSFUL and previous.target_revision_id else initial_revision_id(production)
+        # ECS runs RECONCILE_SERVICE only when the deployment starts while more than one service
+        # revision is ACTIVE: here, when the target slot's tasks already run (left over from an
+        # interrupted deployment or started by hand). Otherwise the first stage is PRE_SCALE_UP.
+        leftover = self.ports.tasks.state(request.target)
+        reconcile = leftover is not None and leftover.status == "running"
         d = self._save(Deployment.new(
+            stage=Stage.RECONCILE_SERVICE if reconcile else Stage.PRE_SCALE_UP,
             target=request.target, source=production, revision=request.revision, test_rule=request.test_rule,
             bake_seconds=request.bake_seconds, hooks=hooks, hook_timeout=request.hook_timeout,
             start_timeout=request.start_timeout, alarm_5xx_percent=request.alarm_5xx_percent,
@@ -126,13 +138,25 @@ class Deployer:
             minute_seconds=request.minute_seconds, names=request.names, source_revision_id=source_revision,
             target_revision_id=new_revision_id(), status=Status.PENDING, created=self.clock.now(),
         ))
+        if not reconcile and (d.hooks_at(Stage.RECONCILE_SERVICE) or d.pause_at == Stage.RECONCILE_SERVICE):
+            self._emit(EventKind.NOTE, d, message=f"RECONCILE_SERVICE does not run ({request.target} runs no "
+                                                  "other revision), nor its hooks or pause, as in ECS.")
         return self.run()
 
     def resume(self, hook_id: str | None = None) -> Deployment:
         """`bgctl continue [--hook-id ID]`: CONTINUE for PAUSE hooks awaiting action (all of them,
         or the one named), or going on after --pause-at or a crash."""
         d = self._in_progress("continue")
+        before = {e.hook_id for e in d.awaiting()}
+        d = self._apply_expired_pauses(d)
+        if d.rolling_back:
+            return self.run()
         awaiting = d.awaiting()
+        timed_out = before - {e.hook_id for e in awaiting}
+        if hook_id in timed_out or (timed_out and not awaiting):
+            # Their time-out's CONTINUE decided; any other PAUSE hook of the stage pauses it again.
+            self._save(replace(d, paused=False))
+            return self.run()
         if hook_id is not None and not any(e.hook_id == hook_id for e in awaiting):
             waiting = ", ".join(sorted({e.hook_id for e in awaiting})) or "none"
             raise InvalidInput(f"No PAUSE hook {hook_id} awaits action (awaiting: {waiting}).")
@@ -154,10 +178,39 @@ class Deployer:
         return self.run()
 
     def roll_back(self, reason: str = USER_ROLLBACK) -> Deployment:
-        d = self._in_progress("roll back")
+        d = self._apply_expired_pauses(self._in_progress("roll back"))
         if not d.rolling_back:
             self._begin_rollback(d, reason, requested=True)
         return self.run()
+
+    def _apply_expired_pauses(self, d: Deployment) -> Deployment:
+        """PAUSE hooks whose timeout ran out while no bgctl ran get their action now, as ECS applied
+        it then: each TIMED_OUT at its deadline; CONTINUE lets the deployment go on, ROLLBACK begins
+        the rollback. Said in one line. Every verb that takes the lock calls this first."""
+        now = self.clock.now()
+        expired = [e for e in d.awaiting() if now >= e.expires_at]
+        if not expired:
+            return d
+        said, rollback = [], None
+        for execution in expired:
+            hook = d.hook(execution.hook_id)
+            assert hook is not None
+            action = hook.timeout.action
+            reason = f"timed out after {hook.timeout.minutes:g} minutes; action {action}"
+            d = d.with_execution(replace(execution, status=HookExecutionStatus.TIMED_OUT, ended=execution.expires_at,
+                                         reason=reason))
+            said.append(f"{execution.hook_id} at {execution.stage} at {format_clock(execution.expires_at)} "
+                        f"({action})")
+            if action == TimeoutAction.ROLLBACK and rollback is None:
+                rollback = f"The {execution.stage} hook `{hook.describe()}` {reason}."
+        if not d.awaiting():
+            d = replace(d, paused=False)
+        d = self._save(d)
+        self._emit(EventKind.NOTE, d, message=f"PAUSE timed out while no bgctl ran: {', '.join(said)}; "
+                                              "applying it now.")
+        if rollback is not None:
+            self._begin_rollback(d, rollback)
+        return self.deployment
 
     # -- the lifecycle -----------------------------------------------------------
 
@@ -184,7 +237,11 @@ class Deployer:
         stage = d.stage
         self._check_rollback_request()
         if d.status == Status.PENDING:
-            d = replace(d, status=Status.IN_PROGRESS)
+            if stage != Stage.RECONCILE_SERVICE:
+                # RECONCILE_SERVICE does not run: bgctl's own safety step, production on the
+                # recorded routes before anything moves, is done without a stage of its own.
+                self._route(TrafficState(d.source))
+            d = replace(self.deployment, status=Status.IN_PROGRESS)
         d = self._save(d.stage_started(self.clock.now()))
         self._emit(EventKind.STAGE_STARTED, d, stage)
         if stage in CANDIDATE_WATCHED:
@@ -228,8 +285,12 @@ class Deployer:
         }
 
     def _reconcile_service(self, d: Deployment) -> Deployment:
-        # Production must be on the recorded routes before anything moves.
+        # Production must be on the recorded routes before anything moves; the target's
+        # leftover tasks are replaced by SCALE_UP (Compose recreates what differs from the revision).
         self._route(TrafficState(d.source))
+        self._emit(EventKind.NOTE, d, Stage.RECONCILE_SERVICE,
+                   message=f"{d.target} already runs tasks (another revision is ACTIVE); "
+                           "SCALE_UP runs this deployment's revision there.")
         return d
 
     def _scale_up(self, d: Deployment) -> Deployment:
@@ -381,9 +442,30 @@ class Deployer:
                 self._emit(EventKind.NOTE, d, stage, message=f"PAUSE hook {hook.hook_id} awaits action "
                                                              "(bgctl continue, or bgctl rollback).")
         d = self._save(d)
-        stage_limit = MAX_STAGE_MINUTES * d.minute_seconds
         stage_started = d.current_record().started if d.current_record() and not rollback else now
         in_flight: dict[str, PendingHookRun] = {}
+        try:
+            return self._await_hooks(stage, rollback, stage_started, in_flight)
+        except DeploymentFailure:
+            # A hook failed (or the stage did) while others still run: the deployment rolls back
+            # without waiting for them, and their calls are ended rather than left to their time limit.
+            now, d = self.clock.now(), self.deployment
+            for execution in d.executions_at(stage, rollback=rollback):
+                if execution.hook_id in in_flight and not execution.done:
+                    d = d.with_execution(replace(
+                        execution, status=HookExecutionStatus.FAILED, ended=now,
+                        reason="cancelled: another rollback hook failed" if rollback
+                        else "cancelled: the deployment rolls back"))
+            self._save(d)
+            raise
+        finally:
+            for pending in in_flight.values():
+                pending.cancel()
+
+    def _await_hooks(self, stage: Stage, rollback: bool, stage_started: float,
+                     in_flight: dict[str, PendingHookRun]) -> Deployment:
+        d = self.deployment
+        stage_limit = MAX_STAGE_MINUTES * d.minute_seconds
         while True:
             d = self.deployment
             now = self.clock.now()

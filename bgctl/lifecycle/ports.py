@@ -82,6 +82,11 @@ class PendingHookRun(Protocol):
         """The call's outcome once it returned; None while it runs."""
         ...
 
+    def cancel(self) -> None:
+        """End the call now (its outcome no longer matters: the deployment is rolling back);
+        a call that already returned is left alone."""
+        ...
+
 
 class HookRunner(Protocol):
     """Calls hooks (never PAUSE ones: the engine handles those itself).

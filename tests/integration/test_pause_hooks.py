@@ -39,6 +39,10 @@ def test_two_pause_hooks_continued_by_id(blue_serves, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PAUSE hook hook-1, hook-2 awaiting action" in result.stdout
     assert (kit.get("/").text, kit.get("/", SEED_HEADER).text) == (BLUE, GREEN)
+    awaiting = status_json(kit)["deployment"]["awaiting_action"]
+    assert [(a["hook_id"], a["stage"], a["timed_out"]) for a in awaiting] == [
+        ("hook-1", "POST_TEST_TRAFFIC_SHIFT", False), ("hook-2", "POST_TEST_TRAFFIC_SHIFT", False)]
+    assert all(a["deadline"] > time.time() + 3600 for a in awaiting)  # ECS's default: 24 h
 
     result = kit.bgctl("continue", "--hook-id", "hook-2")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -63,8 +67,15 @@ def test_a_pause_timeout_applies_its_rollback(blue_serves, tmp_path):
     paused = time.time()
     # The pause expires 2 s after it began, whoever looks; then `continue` finds it TIMED_OUT.
     until(lambda: time.time() > paused + 2.5, timeout=30, interval=0.1)
+    # Nobody applied it yet: status says so and changes nothing.
+    shown = kit.bgctl("status")
+    assert "PAUSE hook-1 at POST_TEST_TRAFFIC_SHIFT timed out at " in shown.stdout
+    assert "the next bgctl continue or rollback applies its ROLLBACK" in shown.stdout
+    d = status_json(kit)["deployment"]
+    assert d["status"] == "IN_PROGRESS" and d["awaiting_action"][0]["timed_out"] is True
     result = kit.bgctl("continue", env={"BGCTL_MINUTE": "2s"})
     assert result.returncode == 1, result.stdout + result.stderr
+    assert "PAUSE timed out while no bgctl ran: hook-1 at POST_TEST_TRAFFIC_SHIFT at " in result.stdout
     assert "timed out after 1 minutes; action ROLLBACK" in result.stdout
     report = status_json(kit)
     assert report["deployment"]["status"] == "ROLLBACK_SUCCESSFUL" and report["production"] == "blue"
