@@ -97,8 +97,11 @@ def run_demo(settings: Settings, console: Console, printer: Observer, *, bake_ti
             return _summary(console, traffic, paused, phases)
         phase("paused (test window)")
         say("\n[bold]4. The test window[/bold]: the seed's two curls, side by side.")
-        # Wide enough for both columns whole, even when not printing to a terminal.
-        console.print(_side_by_side(url, header), width=max(console.width, 120))
+        # Wide enough for the labels and both columns whole, even when not printing to a
+        # terminal (80 columns): Console.print(width=) cannot exceed the console's own width.
+        wide = Console(file=console.file, width=max(console.width, 120), highlight=False,
+                       force_terminal=console.is_terminal, color_system=console.color_system)
+        wide.print(_side_by_side(url, header))
         say(f"\n[bold]5. Cut over[/bold]: production traffic to {target}, bake {bake_time} "
             f"({production} stays up so a rollback would be instant), clean up.")
         finished = run_continue(settings, observer=observer, progress=progress, warn=warn)

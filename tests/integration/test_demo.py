@@ -10,6 +10,9 @@ def test_demo_deploys_green_with_zero_failed_requests(fresh_kit):
     assert "Hello from BACKEND BLUE" in out and "Hello from BACKEND GREEN (v2.0)" in out
     assert "without the test header" in out and "with the test header" in out
     assert out.count("application/octet-stream,text/plain") == 2
+    # The side-by-side transcript names each line, as curl -i would show it.
+    for label in ("│ status ", "│ content-type ", "│ server ", "│ x-envoy-upstream-service-time ", "│ body "):
+        assert label in out, label
     for stage in ("SCALE_UP", "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"):
         assert f"│ {stage}" in out
     assert " 0 failed" in out
