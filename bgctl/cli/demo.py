@@ -48,8 +48,8 @@ def demo(bake_time: str) -> None:
     """Show blue/green: up, traffic, deploy with a test window, cut over, a table of every request."""
     bake_seconds(bake_time)
     settings = load_settings()
-    result = run_demo(settings, out, DeploymentPrinter(out, settings.ingress_url), bake_time=bake_time,
-                      progress=progress, warn=warn)
+    result = run_demo(settings, out, DeploymentPrinter(out, settings.ingress_url, next_step_hint=False),
+                      bake_time=bake_time, progress=progress, warn=warn)
     if result.failed or result.deployment.status != Status.SUCCESSFUL:
         sys.exit(EXIT_FAILED)
 

@@ -32,9 +32,11 @@ def warn(sentence: str) -> None:
 class DeploymentPrinter:
     """An Observer: prints each event as it happens."""
 
-    def __init__(self, console: Console, ingress_url: str) -> None:
+    def __init__(self, console: Console, ingress_url: str, *, next_step_hint: bool = True) -> None:
         self.console = console
         self.ingress_url = ingress_url
+        # The demo continues by itself: telling its audience to run bgctl continue would mislead.
+        self.next_step_hint = next_step_hint
         self._last_bake_line = float("-inf")
         self._bake_live = console.is_terminal
 
@@ -68,8 +70,9 @@ class DeploymentPrinter:
                 self.console.print(f"⏸ Paused after {event.stage}; {d.target} is the candidate, "
                                    f"{d.source} serves production.")
             self.console.print(f"  try it:   curl -H '{header}' {self.ingress_url}/", markup=False)
-            then = "bgctl continue [--hook-id ID]" if event.message else "bgctl continue"
-            self.console.print(f"  then:     {then}   (or bgctl rollback)", markup=False)
+            if self.next_step_hint:
+                then = "bgctl continue [--hook-id ID]" if event.message else "bgctl continue"
+                self.console.print(f"  then:     {then}   (or bgctl rollback)", markup=False)
         elif kind == EventKind.ROLLING_BACK:
             self.console.print(f"[bold red]↩ Rolling back[/bold red] at {event.stage}: {escape(event.message)}")
         elif kind == EventKind.NOTE:

@@ -17,5 +17,7 @@ def test_demo_deploys_green_with_zero_failed_requests(fresh_kit):
         assert f"│ {stage}" in out
     assert " 0 failed" in out
     assert "SUCCESSFUL" in out
+    # The demo continues by itself: no hint to run bgctl continue.
+    assert "bgctl continue" not in out
     assert fresh_kit.get("/").text == GREEN
     assert status_json(fresh_kit)["production"] == "green"
