@@ -252,7 +252,6 @@ def test_the_default_service_definition_is_relative_to_the_file(tmp_path):
     ('handler = "a.py:h"\nenvironment = "A=1"', "environment must be a table of strings, like Lambda's environment variables."),
     ('handler = "a.py:h"\nenvironment = { RETRIES = 3, DEBUG = true, NAME = "x" }',
      """environment DEBUG, RETRIES must be strings, as Lambda's environment variables are (quote them: KEY = "1")."""),
-    ('handler = "a.py:h"\nruntime = "python3.12"', "has unknown keys runtime; it takes handler or command, and environment."),
 ])
 def test_bad_function_mappings_name_the_file_and_the_arn(tmp_path, body, message):
     assert refusal(tmp_path, f'[functions."{APPROVE}"]\n{body}\n') == f'bgctl.toml: [functions."{APPROVE}"] {message}'
@@ -327,3 +326,43 @@ def test_errors_name_the_named_file(tmp_path):
     with pytest.raises(InvalidInput) as caught:
         load_config(load_settings({"BGCTL_CONFIG": "ecs.toml"}, root))
     assert str(caught.value).startswith(f'ecs.toml: [functions."{APPROVE}"] handler ')
+
+
+# -- misspelt keys and out-of-range values ---------------------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[deployment]\nbake_tme = \"5m\"\n", "unknown key deployment.bake_tme; did you mean bake_time?"),
+    ("[deployment]\nhook_timout = \"5m\"\n", "unknown key deployment.hook_timout; did you mean hook_timeout?"),
+    ("[deployment]\nalarm_5xx_percnt = 5\n", "unknown key deployment.alarm_5xx_percnt; did you mean alarm_5xx_percent?"),
+    ("[deploymnt]\nbake_time = \"5m\"\n", "unknown key deploymnt; did you mean deployment?"),
+    ("[test_trafic_rule]\nheader = \"x\"\n", "unknown key test_trafic_rule; did you mean test_traffic_rule?"),
+    ("[test_traffic_rule]\nheader = \"x\"\nvalu = \"y\"\n", "unknown key test_traffic_rule.valu; did you mean value?"),
+    ("[[hooks]]\nstage = \"POST_SCALE_UP\"\ncommand = \"true\"\n[[hooks]]\nstage = \"POST_SCALE_UP\"\ncomand = \"true\"\n",
+     "unknown key hooks[2].comand; did you mean command?"),
+    (f'[functions."{APPROVE}"]\nhandlr = "a.py:h"\n', f'unknown key functions."{APPROVE}".handlr; did you mean handler?'),
+    (f'[functions."{APPROVE}"]\nhandler = "a.py:h"\nruntime = "python3.12"\n',
+     f'unknown key functions."{APPROVE}".runtime; the keys are handler, command, environment.'),
+    ("colour = \"blue\"\n", "unknown key colour; the keys are deployment, test_traffic_rule, hooks, functions."),
+])
+def test_a_misspelt_key_is_refused_with_the_nearest_valid_one(tmp_path, text, message):
+    assert refusal(tmp_path, text) == f"bgctl.toml: {message}"
+
+
+@pytest.mark.parametrize("value", ['"0"', "0", '"16m"', '"-5s"'])
+def test_hook_timeout_out_of_range_is_refused(tmp_path, value):
+    message = refusal(tmp_path, f"[deployment]\nhook_timeout = {value}\n")
+    assert "hook_timeout" in message
+
+
+def test_hook_timeout_of_exactly_15_minutes_is_allowed(tmp_path):
+    assert load_config(write(tmp_path, '[deployment]\nhook_timeout = "15m"\n')).hook_timeout == 900.0
+
+
+def test_every_command_refuses_a_misspelt_key_first(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    write(tmp_path, "[deployment]\nbake_tme = \"5m\"\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_settings({}, tmp_path)
+    assert str(caught.value) == "bgctl.toml: unknown key deployment.bake_tme; did you mean bake_time?"
+    assert caught.value.exit_code == 2

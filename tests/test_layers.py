@@ -22,7 +22,7 @@ LAYERS = ("core", "adapters", "lifecycle", "cli")
 PURE_STDLIB = {
     "__future__", "dataclasses", "enum", "typing", "re", "json", "math", "collections", "functools",
     "itertools", "hashlib", "uuid", "signal", "pathlib", "tomllib", "tomli", "sys", "string", "fnmatch",
-    "operator", "copy", "types", "abc", "textwrap", "datetime",
+    "operator", "copy", "types", "abc", "textwrap", "datetime", "difflib",
 }
 # pathlib is allowed for path arithmetic; these calls would be I/O.
 IO_CALLS = re.compile(

@@ -28,7 +28,13 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         raise InvalidInput(
             f"There is no compose.yaml in {project_dir}; run bgctl from the bgctl repository's root."
         )
-    return Settings.parse(os.environ if env is None else env, project_dir)
+    settings = Settings.parse(os.environ if env is None else env, project_dir)
+    # Every command starts here: a mistake in the configuration file is refused (exit 2) before
+    # any command touches Docker or the state, even one that does not use the file. (A missing
+    # BGCTL_CONFIG file is refused where the file is used.)
+    if settings.config_path.exists():
+        load_config(settings)
+    return settings
 
 
 def load_config(source: Settings | Path) -> KitConfig:

@@ -3,6 +3,7 @@ and the local functions that stand in for Lambda hook targets."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,16 @@ CONFIG_FILE = "bgctl.toml"
 DEFAULT_BAKE_SECONDS = 300.0  # the seed's 5 minutes
 DEFAULT_HOOK_TIMEOUT = 60.0
 MAX_BAKE_SECONDS = 1440 * 60  # ECS allows 0-1440 minutes
+# A hook call's limit: more than 0 and at most Lambda's 15-minute maximum, since on ECS one hook call
+# is one Lambda invocation (longer work answers IN_PROGRESS and is called again).
+MAX_HOOK_TIMEOUT_SECONDS = 15 * 60
+
+# Every key the file may hold, by table: anything else is a misspelling, refused with the nearest key.
+TOP_LEVEL_KEYS = ("deployment", "test_traffic_rule", "hooks", "functions")
+DEPLOYMENT_KEYS = ("bake_time", "hook_timeout", "alarm_5xx_percent", "service_definition")
+RULE_KEYS = ("header", "value")
+HOOK_KEYS = ("stage", "command")
+FUNCTION_KEYS = ("handler", "command", "environment")
 _HANDLER = re.compile(r"^(?P<file>.+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -73,17 +84,23 @@ def parse_config(text: str, *, name: str = CONFIG_FILE) -> KitConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{path.name} is not valid TOML: {exc}.") from exc
+    _known_keys(data, TOP_LEVEL_KEYS, "", path)
     deployment = _table(data, "deployment", path)
+    _known_keys(deployment, DEPLOYMENT_KEYS, "deployment.", path)
     rule = data.get("test_traffic_rule")
+    if isinstance(rule, dict):
+        _known_keys(rule, RULE_KEYS, "test_traffic_rule.", path)
     hooks = data.get("hooks", [])
     if not isinstance(hooks, list) or not all(isinstance(h, dict) for h in hooks):
         raise InvalidInput(f"{path.name}: hooks must be [[hooks]] tables with stage and command.")
+    for number, hook in enumerate(hooks, start=1):
+        _known_keys(hook, HOOK_KEYS, f"hooks[{number}].", path)
     try:
         config = KitConfig(
             bake_seconds=bake_seconds(str(deployment.get("bake_time", DEFAULT_BAKE_SECONDS)),
                                       name=f"{path.name} bake_time"),
-            hook_timeout=parse_duration(str(deployment.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)),
-                                        name=f"{path.name} hook_timeout"),
+            hook_timeout=hook_timeout_seconds(str(deployment.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)),
+                                              name=f"{path.name} hook_timeout"),
             alarm_5xx_percent=alarm_percent(deployment.get("alarm_5xx_percent"), name=f"{path.name} alarm_5xx_percent"),
             test_rule=_rule(rule, path) if rule is not None else TestTrafficRule(AWS_DEFAULT_TEST_HEADER),
             hooks=tuple((str(h.get("stage", "")), str(h.get("command", ""))) for h in hooks),
@@ -100,6 +117,23 @@ def bake_seconds(text: str, *, name: str = "--bake-time") -> float:
     if seconds > MAX_BAKE_SECONDS:
         raise InvalidInput(f"{name} {text!r} is longer than ECS allows (1440 minutes).")
     return seconds
+
+
+def hook_timeout_seconds(text: str, *, name: str = "--hook-timeout") -> float:
+    seconds = parse_duration(text, name=name)
+    if not 0 < seconds <= MAX_HOOK_TIMEOUT_SECONDS:
+        raise InvalidInput(f"{name} {text!r} must be more than 0 and at most 15 minutes (Lambda's longest timeout).")
+    return seconds
+
+
+def _known_keys(table: dict, known: tuple[str, ...], prefix: str, path: PurePath) -> None:
+    """Refuse a key the table does not take, naming the nearest one it does (a misspelling is never ignored)."""
+    for key in table:
+        if key in known:
+            continue
+        nearest = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"did you mean {nearest[0]}?" if nearest else f"the keys are {', '.join(known)}."
+        raise InvalidInput(f"{path.name}: unknown key {prefix}{key}; {hint}")
 
 
 def alarm_percent(value: object, *, name: str = "--alarm-5xx-percent") -> float | None:
@@ -140,9 +174,7 @@ def _function(arn: str, mapping: object, path: PurePath) -> FunctionMapping:
     where = f'{path.name}: [functions."{arn}"]'
     if not isinstance(mapping, dict):
         raise InvalidInput(f"{where} must be a table with a handler or a command.")
-    unknown = sorted(set(mapping) - {"handler", "command", "environment"})
-    if unknown:
-        raise InvalidInput(f"{where} has unknown keys {', '.join(unknown)}; it takes handler or command, and environment.")
+    _known_keys(mapping, FUNCTION_KEYS, f'functions."{arn}".', path)
     handler, command = mapping.get("handler"), mapping.get("command")
     if (handler is None) == (command is None):
         raise InvalidInput(f'{where} needs exactly one of handler = "FILE.py:FUNCTION" or command = "...".')
