@@ -12,9 +12,8 @@ from bgctl.adapters.project_files import load_config, load_settings, load_task_d
 from bgctl.cli.service_definition import request_for_options
 from bgctl.cli.session import Say, exit_code, with_deployer
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
-from bgctl.core.config import alarm_percent, bake_seconds
+from bgctl.core.config import alarm_percent, bake_seconds, hook_timeout_seconds
 from bgctl.core.deployment import Deployment
-from bgctl.core.durations import parse_duration
 from bgctl.core.hooks import parse_hook_option
 from bgctl.core.settings import HEALTHCHECK_PROFILES, Settings
 from bgctl.core.errors import InvalidInput
@@ -111,7 +110,7 @@ def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
         test_rule=test_rule(settings, options.test_header),
         bake_seconds=bake_seconds(options.bake_time) if options.bake_time is not None else config.bake_seconds,
         hooks=hooks,
-        hook_timeout=parse_duration(options.hook_timeout, name="--hook-timeout")
+        hook_timeout=hook_timeout_seconds(options.hook_timeout)
         if options.hook_timeout else config.hook_timeout,
         start_timeout=start_timeout(runs, settings.healthcheck),
         alarm_5xx_percent=alarm_percent(options.alarm_5xx_percent)

@@ -30,8 +30,7 @@ from bgctl.adapters.project_files import find_task_definition, load_config, load
     read_service_definition
 from bgctl.adapters.state_file import StateFile
 from bgctl.core.arns import DEFAULT_CLUSTER, ServiceNames
-from bgctl.core.config import KitConfig, alarm_percent, bake_seconds
-from bgctl.core.durations import parse_duration
+from bgctl.core.config import KitConfig, alarm_percent, bake_seconds, hook_timeout_seconds
 from bgctl.core.errors import InvalidInput
 from bgctl.core.hooks import Hook, HookTargetType, HookTimeout, TimeoutAction, parse_hook_option
 from bgctl.core.service_definition import CANARY, LINEAR, ServiceDefinition, parse_service_definition
@@ -123,7 +122,7 @@ def request_from_service_definition(
         test_rule=rule,
         bake_seconds=bake,
         hooks=chosen,
-        hook_timeout=parse_duration(hook_timeout, name="--hook-timeout") if hook_timeout else config.hook_timeout,
+        hook_timeout=hook_timeout_seconds(hook_timeout) if hook_timeout else config.hook_timeout,
         start_timeout=start_timeout(revision, settings.healthcheck),
         alarm_5xx_percent=alarm,
         alarm_rollback=alarm_rollback,
