@@ -22,6 +22,7 @@ from bgctl.cli.images import images
 from bgctl.cli.rollback import rollback
 from bgctl.cli.status import status
 from bgctl.cli.up import up
+from bgctl.cli.watch import watch
 from bgctl.core.errors import EXIT_FAILED, EXIT_INVALID, BgctlError
 
 EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C
@@ -33,7 +34,7 @@ def app() -> None:
     """ECS native blue/green deployments with Service Connect test traffic, on one machine."""
 
 
-for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe):
+for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe, watch):
     app.add_command(command)
 
 

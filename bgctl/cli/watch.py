@@ -1,0 +1,135 @@
+"""`bgctl watch`: the stack and the deployment in progress, live, from any terminal.
+
+Read-only: it takes no lock and changes nothing; it reads the state file and
+Envoy's per-cluster counters about twice a second.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import time
+from datetime import datetime
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from bgctl.adapters.envoy_admin import EnvoyAdmin
+from bgctl.adapters.project_files import load_settings
+from bgctl.adapters.state_file import StateFile
+from bgctl.core.errors import BgctlError
+from bgctl.core.settings import Settings
+from bgctl.core.state import State
+from bgctl.core.topology import SLOTS, cluster_for
+from bgctl.core.watch_view import Sample, WatchView, changed, line, screen, view_of
+
+REFRESH = 0.5  # seconds between samples
+# A watcher should say "not up" quickly rather than wait out Envoy's restart allowance.
+ADMIN_WAIT = 1.0
+_COUNTERS = ("upstream_rq_total", "upstream_rq_5xx", "upstream_rq_active", "upstream_cx_connect_fail")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Print one view (two samples half a second apart) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with --once: one object for scripts).")
+def watch(once: bool, as_json: bool) -> None:
+    """A live view of the deployment: stage, hooks, weights, requests per second per slot."""
+    settings = load_settings()
+    watcher = Watcher(settings)
+    # A shell starts background jobs with Ctrl-C ignored; a watch must still quit on it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        if once:
+            view = watcher.view_once()
+            if as_json:
+                print(json.dumps(view.to_dict(), indent=2))
+            else:
+                print(screen(view, project=settings.project_name, clock=_clock()))
+            return
+        if sys.stdout.isatty() and not as_json:
+            watcher.live()
+        else:
+            watcher.lines(as_json=as_json)
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a watch ends
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`| head`): nothing more to say
+        return
+
+
+class Watcher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_file = StateFile(settings.state_file)
+        self.envoy = EnvoyAdmin(settings.admin_url, socket_path=settings.admin_socket, reconnect_for=ADMIN_WAIT)
+
+    def state(self) -> State:
+        state = self.state_file.load()
+        if state is None:
+            raise BgctlError(f"The stack {self.settings.project_name} is not up; start it with bgctl up.")
+        return state
+
+    def sample(self) -> Sample:
+        names = "|".join(re.escape(cluster_for(slot)) for slot in SLOTS)
+        try:
+            raw = self.envoy.stats(rf"^cluster\.({names})\.({'|'.join(_COUNTERS)})$")
+        except BgctlError:
+            raise BgctlError(f"The stack {self.settings.project_name} is not up (Envoy does not answer); "
+                             "start it with bgctl up.") from None
+        counters: dict[str, dict[str, int]] = {slot: {} for slot in SLOTS}
+        for slot in SLOTS:
+            prefix = f"cluster.{cluster_for(slot)}."
+            for name, value in raw.items():
+                if name.startswith(prefix):
+                    counters[slot][name[len(prefix):]] = int(value)
+        return Sample(time.monotonic(), counters)
+
+    def view_once(self) -> WatchView:
+        self.state()
+        before = self.sample()
+        time.sleep(REFRESH)  # a rate needs two samples
+        after = self.sample()
+        return view_of(self.state(), before, after)
+
+    def views(self):
+        """A view every REFRESH seconds, for ever."""
+        self.state()
+        before = self.sample()
+        while True:
+            time.sleep(REFRESH)
+            after = self.sample()
+            yield view_of(self.state(), before, after)
+            before = after
+
+    def live(self) -> None:
+        console = Console(highlight=False)
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            for view in self.views():
+                live.update(_styled(screen(view, project=self.settings.project_name, clock=_clock())))
+
+    def lines(self, *, as_json: bool) -> None:
+        printed: WatchView | None = None
+        for view in self.views():
+            if changed(printed, view):
+                text = json.dumps(view.to_dict()) if as_json else line(view, _clock())
+                print(text, flush=True)
+                printed = view
+
+
+def _clock() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+def _styled(text: str) -> Text:
+    styled = Text(text)
+    styled.highlight_regex(r"█+", "blue")
+    styled.highlight_regex(r"^green .*?█+", "green")
+    styled.highlight_words(["blue"], "bold blue")
+    styled.highlight_words(["green"], "bold green")
+    styled.highlight_regex(r"[1-9]\d*\.\d err/s", "bold red")
+    styled.highlight_words(["paused", "awaiting", "FAILED", "ROLLBACK_IN_PROGRESS", "TIMED_OUT"], "yellow")
+    return styled
