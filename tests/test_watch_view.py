@@ -109,7 +109,7 @@ def test_a_new_stage_or_hook_status_prints_a_line():
 def test_the_pipe_line_is_plain_text_with_whole_rates():
     view = view_of(paused_state(), BEFORE, AFTER)
     text = line(view, "12:00:00")
-    assert text.startswith("12:00:00 | production blue | weights blue 100% green 0% | ")
+    assert text.startswith("12:00:00 | production blue | weights blue 100% green 0% test traffic → green | ")
     assert "bgd-1234567890 → green IN_PROGRESS POST_TEST_TRAFFIC_SHIFT paused hooks " in text
     assert text.endswith("| blue 200 rps 12 err/s  green 0 rps 0 err/s")
     assert "\x1b" not in text

@@ -165,7 +165,8 @@ def _deployment_text(d: DeploymentView) -> str:
 
 def line(view: WatchView, clock: str) -> str:
     """One line for the pipe mode: no colour, rates as whole numbers."""
-    parts = [clock, f"production {view.production}", f"weights {_weights_text(view)}"]
+    parts = [clock, f"production {view.production}", f"weights {_weights_text(view)}"
+             + (f" test traffic → {view.test_traffic_to}" if view.test_traffic_to else "")]
     parts.append(_deployment_text(view.deployment) if view.deployment else "no deployment")
     parts.append("  ".join(f"{slot} {r.rps:.0f} rps {r.errors_per_s:.0f} err/s" for slot, r in view.slots.items()))
     return " | ".join(parts)
