@@ -12,7 +12,6 @@ from bgctl.core.ecs_records import (
     KeptDeployment,
     describe_service_deployments,
     list_service_deployments,
-    service_deployment,
     service_revision_id,
 )
 from bgctl.core.hooks import Hook, HookTargetType, HookTimeout, TimeoutAction

@@ -12,30 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
-import time
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
 
+from bgctl.adapters.child_process import kill_group, run_child
 from bgctl.adapters.lambda_runner import invoke_command, invoke_handler
 from bgctl.core.hooks import Hook, HookInvocation, HookRun, HookTargetType, failed_answer, parse_hook_answer
-
-
-def _read(f: IO[bytes]) -> str:
-    f.seek(0)
-    return f.read().decode("utf-8", errors="replace")
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):  # nothing left in the group
-        pass
 
 
 def run_hook(
@@ -57,48 +43,21 @@ def run_hook(
         "BGCTL_HOOK_DETAILS": json.dumps(details) if details is not None else "",
         "BGCTL_STAGE": hook.stage.value,
     }
-    started = time.monotonic()
-    # Files, not pipes: a background child that keeps a pipe open would make
-    # reading block past the timeout; a file never does, and keeps what a
-    # killed hook printed.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdin:
-        # ECS's event on stdin, as a mapped command gets it; a file, not a pipe, so
-        # that a hook that never reads it cannot block on a full pipe.
+    # ECS's event on stdin, as a mapped command gets it; a file, not a pipe, so
+    # that a hook that never reads it cannot block on a full pipe.
+    with tempfile.TemporaryFile() as stdin:
         if event is not None:
             stdin.write(json.dumps(event).encode("utf-8"))
         stdin.seek(0)
-        try:
-            # A new session makes the shell a process-group leader, so one
-            # killpg reaches everything it started (`sleep 30 & wait`).
-            proc = subprocess.Popen(
-                ["/bin/sh", "-c", hook.command],
-                stdin=stdin,  # never bgctl's terminal
-                stdout=out,
-                stderr=err,
-                env=full_env,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as e:  # e.g. cwd missing: an error, which ECS also treats as FAILED
-            return HookRun(failed_answer(f"could not start: {e}"), None, "", str(e), time.monotonic() - started)
-        if on_start is not None:
-            on_start(proc)
-        try:
-            exit_code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            exit_code = None
-        # Also after a normal exit: like a Lambda that returned, a finished
-        # hook leaves nothing running behind it.
-        _kill_group(proc.pid)
-        if exit_code is None:
-            proc.wait()
-        seconds = time.monotonic() - started
-        stdout, stderr = _read(out), _read(err)
-    if exit_code is None:
+        child = run_child(["/bin/sh", "-c", hook.command], env=full_env, cwd=cwd, timeout=timeout, stdin=stdin,
+                          on_start=on_start)
+    if child.error is not None:  # e.g. cwd missing: an error, which ECS also treats as FAILED
+        answer = failed_answer(f"could not start: {child.error}")
+    elif child.exit_code is None:
         answer = failed_answer(f"timed out after {timeout:g}s")
     else:
-        answer = parse_hook_answer(exit_code, stdout)
-    return HookRun(answer, exit_code, stdout, stderr, seconds)
+        answer = parse_hook_answer(child.exit_code, child.stdout)
+    return HookRun(answer, child.exit_code, child.stdout, child.stderr, child.seconds)
 
 
 class HookRunner:
@@ -156,7 +115,7 @@ class _CallControl:
             self._pgid = proc.pid  # a session leader: its pid is its group's id
             cancelled = self._cancelled
         if cancelled:  # cancelled before its child was up
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
 
     def ended(self) -> None:
         with self._lock:
@@ -168,7 +127,7 @@ class _CallControl:
             pgid = self._pgid
         if pgid is not None:
             # The runner's wait then returns, as at a timeout, and cleans up after it.
-            _kill_group(pgid)
+            kill_group(pgid)
 
 
 class _Pending:

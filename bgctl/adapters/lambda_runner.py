@@ -20,9 +20,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from bgctl.adapters.child_process import run_child
 from bgctl.core.arns import REGION, lambda_function_name
 from bgctl.core.hook_event import answer_from_value
 from bgctl.core.hooks import HookRun, failed_answer, parse_hook_answer
@@ -78,7 +78,7 @@ def invoke_handler(
             "deadline": time.time() + timeout,
         }), encoding="utf-8")
         # -u: unbuffered, so a function killed at its timeout still leaves what it printed.
-        child = _run_child([sys.executable, "-u", str(BOOTSTRAP), str(invoke_file), str(answer_file)],
+        child = run_child([sys.executable, "-u", str(BOOTSTRAP), str(invoke_file), str(answer_file)],
                            env=env, cwd=Path(cwd), timeout=timeout, stdin=None, on_start=on_start)
         outcome = _read_outcome(answer_file)
     if child.error is not None:
@@ -116,7 +116,7 @@ def invoke_command(
         # A file, not a pipe: a command that never reads stdin cannot block on a full pipe.
         stdin.write(json.dumps(event).encode("utf-8"))
         stdin.seek(0)
-        child = _run_child(["/bin/sh", "-c", command], env=env, cwd=Path(cwd), timeout=timeout, stdin=stdin,
+        child = run_child(["/bin/sh", "-c", command], env=env, cwd=Path(cwd), timeout=timeout, stdin=stdin,
                            on_start=on_start)
     if child.error is not None:
         answer = failed_answer(f"could not start: {child.error}")
@@ -151,52 +151,6 @@ def lambda_environment(function_arn: str, *, context: Mapping, environment: Mapp
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
-
-
-@dataclass(frozen=True)
-class _Child:
-    exit_code: int | None  # None: killed at the timeout, or never started (error)
-    stdout: str
-    stderr: str
-    seconds: float
-    error: str | None = None
-
-
-def _run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path, timeout: float, stdin,
-               on_start: Callable[[subprocess.Popen], None] | None = None) -> _Child:
-    """`on_start` gets the child once it runs (HookRunner uses it to cancel the call)."""
-    started = time.monotonic()
-    # Files, not pipes: a background child that keeps a pipe open would make
-    # reading block past the timeout; a file never does, and keeps what a
-    # killed function printed.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        try:
-            # A new session makes the child a process-group leader, so one
-            # killpg reaches everything it started.
-            proc = subprocess.Popen(
-                argv,
-                stdin=stdin if stdin is not None else subprocess.DEVNULL,  # never bgctl's terminal
-                stdout=out,
-                stderr=err,
-                env=dict(env),
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as exc:  # e.g. cwd missing
-            return _Child(None, "", str(exc), time.monotonic() - started, error=str(exc))
-        if on_start is not None:
-            on_start(proc)
-        try:
-            exit_code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            exit_code = None
-        # Also after a normal exit: like a Lambda invocation that returned, a
-        # finished call leaves nothing running behind it.
-        _kill_group(proc.pid)
-        if exit_code is None:
-            proc.wait()
-        seconds = time.monotonic() - started
-        return _Child(exit_code, _read(out), _read(err), seconds)
 
 
 def _context(function_arn: str | None) -> dict:
@@ -248,15 +202,3 @@ def _ended(exit_code: int) -> str:
         except ValueError:
             return f"killed by signal {-exit_code}"
     return f"exited with status {exit_code}"
-
-
-def _read(f) -> str:
-    f.seek(0)
-    return f.read().decode("utf-8", errors="replace")
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):  # nothing left in the group
-        pass

@@ -38,7 +38,7 @@ from bgctl.core.settings import Settings
 from bgctl.core.stages import pause_stage
 from bgctl.core.strategy import Strategy, TrafficShift
 from bgctl.core.topology import SERVICE_CONNECT_PORT, SLOTS
-from bgctl.core.traffic import Slot, TestTrafficRule, other_slot, parse_slot
+from bgctl.core.traffic import Slot, other_slot, parse_slot
 from bgctl.lifecycle.deployer import DeployRequest
 
 # CloudWatch alarms do not exist here: an enabled `alarms` block turns on the kit's

@@ -6,6 +6,7 @@ fails these tests loudly.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -215,7 +216,6 @@ def until(condition, timeout: float = 60.0, interval: float = 0.05):
 
 
 def status_json(kit: Kit) -> dict:
-    import json
 
     result = kit.bgctl("status", "--json")
     assert result.returncode == 0, result.stderr
@@ -234,3 +234,17 @@ def blue_serves(kit):
         assert result.returncode == 0, result.stdout + result.stderr
     assert kit.get("/").text == BLUE
     return kit
+
+
+def definition(tmp_path, hooks: list[dict]) -> str:
+    """update-service's input: green's task definition, BLUE_GREEN without bake, the seed's test rule."""
+    data = {
+        "service": "backend", "taskDefinition": str(REPO / "examples" / "task-definitions" / "backend-green.json"),
+        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0, "lifecycleHooks": hooks},
+        "serviceConnectConfiguration": {"enabled": True, "services": [{"portName": "p", "clientAliases": [
+            {"port": 3000, "testTrafficRules": {"header": {"name": "x-amzn-ecs-bluegreen-test",
+                                                           "value": {"exact": "test"}}}}]}]},
+    }
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(data))
+    return str(path)

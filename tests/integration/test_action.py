@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,8 @@ def run_script(kit: Kit, mode: str, work, **inputs: str) -> subprocess.Completed
     env = {**kit.env, "BGCTL_MINUTE": "0.1s", "INPUT_WORKING_DIRECTORY": str(work), "RECORD_DIR": "record",
            **{f"INPUT_{k.upper()}": v for k, v in inputs.items()}}
     env.pop("BGCTL_CONFIG", None)
+    # The script calls `bgctl` as the action's job would: the one installed beside this Python.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(["bash", str(SCRIPT), mode], cwd=work, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from bgctl.adapters.deployment_history import history_dir
 from tests.ecs_shapes import parsed
-from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Traffic, status_json
+from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Traffic, definition, status_json
 
 HANDLERS = HERE / "handlers" / "recording_hooks.py"
-GREEN_TASK_DEFINITION = REPO / "examples" / "task-definitions" / "backend-green.json"
 ACCOUNT_REGION = "arn:aws:ecs:us-east-1:123456789012"
 DEPLOYMENT_ARN = re.compile(ACCOUNT_REGION + r":service-deployment/default/backend/[A-Za-z0-9-]+")
 REVISION_ARN = re.compile(ACCOUNT_REGION + r":service-revision/default/backend/\d+")
@@ -52,20 +51,6 @@ def lambda_hook(name: str, *stages: str, details: dict | None = None) -> dict:
     if details is not None:
         hook["hookDetails"] = details
     return hook
-
-
-def definition(tmp_path: Path, hooks: list[dict]) -> str:
-    """update-service's input: green's task definition, BLUE_GREEN without bake, the seed's test rule."""
-    data = {
-        "service": "backend", "taskDefinition": str(GREEN_TASK_DEFINITION),
-        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0, "lifecycleHooks": hooks},
-        "serviceConnectConfiguration": {"enabled": True, "services": [{"portName": "p", "clientAliases": [
-            {"port": 3000, "testTrafficRules": {"header": {"name": "x-amzn-ecs-bluegreen-test",
-                                                           "value": {"exact": "test"}}}}]}]},
-    }
-    path = tmp_path / "service.json"
-    path.write_text(json.dumps(data))
-    return str(path)
 
 
 def calls(record: Path) -> list[dict]:

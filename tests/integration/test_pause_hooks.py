@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 
-from tests.integration.conftest import BLUE, GREEN, REPO, SEED_HEADER, status_json, until
+from tests.integration.conftest import BLUE, GREEN, SEED_HEADER, definition, status_json, until
 
-GREEN_TASK_DEFINITION = REPO / "examples" / "task-definitions" / "backend-green.json"
 FOREVER = "arn:aws:lambda:us-east-1:123456789012:function:forever"
-
-
-def definition(tmp_path, hooks: list[dict]) -> str:
-    data = {
-        "service": "backend", "taskDefinition": str(GREEN_TASK_DEFINITION),
-        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0, "lifecycleHooks": hooks},
-        "serviceConnectConfiguration": {"enabled": True, "services": [{"portName": "p", "clientAliases": [
-            {"port": 3000, "testTrafficRules": {"header": {"name": "x-amzn-ecs-bluegreen-test",
-                                                           "value": {"exact": "test"}}}}]}]},
-    }
-    path = tmp_path / "service.json"
-    path.write_text(json.dumps(data))
-    return str(path)
 
 
 def config_with_forever(tmp_path) -> dict[str, str]:

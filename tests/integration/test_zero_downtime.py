@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from bgctl.adapters.load_generator import Client, Traffic
 from tests.integration.conftest import REPO, SEED_HEADER, status_json, until
