@@ -29,6 +29,8 @@ ENVOY_VERSION = "1.40.0"
 OFFICIAL_NGINX = "nginx:alpine"
 OFFICIAL_ENVOY = f"envoyproxy/envoy:v{ENVOY_VERSION}"
 STANDIN_REPO = "bgctl-standin"
+# The stand-ins' base layer carries this as its history comment.
+STANDIN_BASE_COMMENT = "bgctl offline stand-in base (Debian + nginx)"
 # Official image names a task definition may use, and the stand-in each maps to offline.
 _NGINX_NAMES = ("nginx", "nginx:alpine", "nginx:latest", "nginx:stable", "nginx:stable-alpine", "nginx:mainline")
 
@@ -180,7 +182,7 @@ class Images:
             self.progress("Building a Debian root filesystem with nginx and wget (mmdebstrap, about 30 s) ...")
             self._mmdebstrap(mmdebstrap, rootfs)
             self.progress(f"Importing it as {base} ...")
-            self.docker.image.import_(rootfs, tag=base, message="bgctl offline stand-in base (Debian + nginx)")
+            self.docker.image.import_(rootfs, tag=base, message=STANDIN_BASE_COMMENT)
             rootfs.unlink()
             self.progress(f"Building {images.nginx} ...")
             builder.image.legacy_build(

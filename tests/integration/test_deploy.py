@@ -38,9 +38,15 @@ def deploy_in_background(kit, *args):
 
 
 def test_the_seed_transcript(blue_serves):
-    kit = blue_serves
+    seed_transcript(blue_serves)
+
+
+def seed_transcript(kit):
+    """The seed's walkthrough from blue in production: curl without and with the test header
+    at the pause after TEST_TRAFFIC_SHIFT, then green in production. Also run on the official
+    images (test_official_images.py)."""
     before = kit.get("/")
-    assert (before.status_code, before.text) == (200, BLUE)
+    assert_seed_response(before, BLUE)
 
     paused = kit.bgctl("deploy", "green", "--pause-at", "POST_TEST_TRAFFIC_SHIFT", "--bake-time", "0")
     assert paused.returncode == 0, paused.stderr
@@ -51,12 +57,8 @@ def test_the_seed_transcript(blue_serves):
 
     during = kit.get("/")
     tagged = kit.get("/", SEED_HEADER)
-    for response, body in ((during, BLUE), (tagged, GREEN)):
-        assert response.status_code == 200
-        assert response.text == body
-        assert response.headers["server"] == "envoy"
-        assert response.headers["content-type"] == "application/octet-stream,text/plain"
-        assert response.headers["x-envoy-upstream-service-time"].isdigit()
+    assert_seed_response(during, BLUE)
+    assert_seed_response(tagged, GREEN)
     d = status_json(kit)["deployment"]
     assert (d["target"], d["status"], d["stage"], d["paused"]) == ("green", "IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", True)
     assert status_json(kit)["weights"] == {"blue": 100, "green": 0}
@@ -75,6 +77,15 @@ def test_the_seed_transcript(blue_serves):
     assert [r["stage"] for r in report["deployment"]["history"]] == STAGES
     assert all(r["ended"] >= r["started"] for r in report["deployment"]["history"])
     assert report["containers"]["backend-blue"]["status"] == "exited"
+
+
+def assert_seed_response(response, body):
+    """What the seed's `curl -v` shows: status, the three headers, the body."""
+    assert response.status_code == 200
+    assert response.text == body
+    assert response.headers["server"] == "envoy"
+    assert response.headers["content-type"] == "application/octet-stream,text/plain"
+    assert response.headers["x-envoy-upstream-service-time"].isdigit()
 
 
 def test_rollback_from_the_pause(blue_serves):
