@@ -16,9 +16,13 @@ Fixtures
 
     - ``.url``: the ingress ("the ALB"), ``http://127.0.0.1:PORT``
     - ``.project``: the Compose project name
-    - ``.bgctl(*args)``: run a bgctl command against this stack (a CompletedProcess)
-    - ``.status()``: ``bgctl status --json``, parsed
+    - ``.bgctl(*args)``: run a bgctl command against this stack (a CompletedProcess);
+      ``.checked(*args)`` raises ``CommandFailed`` when it exits non-zero
+    - ``.status()``, ``.describe(ID)``: what ``bgctl status --json`` and
+      ``bgctl describe ID --json`` print, parsed
     - ``.get(path, headers=None)``: a GET through the ingress, as an ``Answer``
+
+    Under pytest-xdist each worker has a stack of its own.
 
 ``bgctl_deployment`` (function)
     A deployment, driven from the test. Before the test no deployment is in
@@ -29,8 +33,8 @@ Fixtures
       test_header=None)``: ``bgctl deploy ... --pause-at POST_TEST_TRAFFIC_SHIFT``, so it
       returns in the test window: requests with the test header reach the candidate, all
       others production. With neither file, bgctl.toml's ``service_definition`` is deployed.
-      Raises ``DeploymentFailed`` when the deployment did not get there (a hook failed, the
-      candidate never became healthy, ...).
+      Returns the record; raises ``DeploymentFailed`` when the deployment did not get there
+      (a hook failed, the candidate never became healthy, ...).
     - ``.get(path="/", *, test=False, headers=None)``: a GET through the ingress, with the
       test traffic rule's header when ``test`` is true; ``Answer(status, text, headers, slot)``.
     - ``.source``, ``.target``: production's slot and the candidate's (``"blue"``/``"green"``)
@@ -90,7 +94,7 @@ PROJECT_PREFIX = "bgctl-pytest"
 # bgctl deploy, continue and rollback return when the deployment is done; a
 # stack's first `up` may build the offline images (minutes).
 COMMAND_TIMEOUT = 900.0
-_HOOK = re.compile(r"^\s*(?P<stage>[A-Z_]+)\s*=(?P<command>.+)$", re.DOTALL)
+_HOOK = re.compile(r"^\s*(?P<stage>[A-Za-z_]+)\s*=(?P<command>.+)$", re.DOTALL)
 
 
 class CommandFailed(Exception):
