@@ -115,7 +115,8 @@ class DeploymentFailed(CommandFailed):
 
 @dataclass(frozen=True)
 class Answer:
-    """One response through the ingress, and the backend slot that answered it (None: not known)."""
+    """One response through the ingress, and the backend slot that answered it (None: not known).
+    `headers` are the response's, looked up without regard to case."""
 
     status: int
     text: str
@@ -247,7 +248,7 @@ class BgctlStack:
     def bgctl(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
         """Run `bgctl ARGS` against this stack; the exit code is the caller's to read."""
         result = subprocess.run([sys.executable, "-m", "bgctl", *args], cwd=self.directory, env=self.env,
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, encoding="utf-8", errors="replace", timeout=timeout)
         self.runs.append((tuple(args), result.returncode, result.stdout, result.stderr))
         return result
 
@@ -283,7 +284,7 @@ class BgctlStack:
         before = self._counters()
         response = requests.get(self.url + path, headers=dict(headers or {}), timeout=timeout, allow_redirects=False)
         after = self._counters()
-        return Answer(response.status_code, response.text, dict(response.headers), answering_slot(before, after))
+        return Answer(response.status_code, response.text, response.headers, answering_slot(before, after))
 
     def up(self) -> None:
         self.checked("up")
@@ -291,8 +292,11 @@ class BgctlStack:
     def down(self) -> None:
         """Remove everything the stack created; then its folder."""
         try:
-            result = self.bgctl("down", timeout=300)
-            if result.returncode != 0:  # last resort: nothing of the project may outlive the session
+            try:
+                removed = self.bgctl("down", timeout=300).returncode == 0
+            except subprocess.TimeoutExpired:
+                removed = False
+            if not removed:  # last resort: nothing of the project may outlive the session
                 subprocess.run(["docker", "compose", "-p", self.project, "down", "-v", "--remove-orphans",
                                 "--timeout", "5"], capture_output=True, timeout=300)
         finally:
