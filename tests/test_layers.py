@@ -4,6 +4,9 @@
     adapters   ← core, adapters
     lifecycle  ← core, lifecycle (the adapters only through lifecycle/ports.py's interfaces)
     cli        ← anything
+
+Beside them, two entry points may import anything too: `__main__.py` (python -m bgctl)
+and `pytest_plugin.py` (the pytest11 entry point).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bgctl"
 LAYERS = ("core", "adapters", "lifecycle", "cli")
+ENTRY_MODULES = ("__init__.py", "__main__.py", "pytest_plugin.py")
 
 # Modules the core may import: data, text and arithmetic; nothing that reaches
 # files, processes, sockets, Docker, threads or the clock.
@@ -53,7 +57,7 @@ def imports(path: Path) -> list[str]:
 
 
 def test_every_module_is_in_a_layer():
-    loose = [p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.name not in ENTRY_MODULES]
     assert loose == [], f"modules outside core/, adapters/, lifecycle/, cli/: {loose}"
     assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(LAYERS)
 

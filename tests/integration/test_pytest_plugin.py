@@ -1,0 +1,47 @@
+"""The pytest plugin in a repository of its own: a failing test gets the deployment record in
+its report, and the session's stack is gone afterwards.
+
+(`.ci/run` also runs examples/user-project/ with bgctl installed from a wheel.)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+GREEN = REPO / "examples" / "task-definitions" / "backend-green.json"
+
+
+def test_a_failing_test_reports_the_deployment_record_and_leaves_no_stack(pytester):
+    pytester.makeini("[pytest]\nbgctl_minute = 1s\n")
+    pytester.makepyfile(f"""
+        def test_green_in_the_test_window(bgctl_stack, bgctl_deployment):
+            print("project", bgctl_stack.project)
+            d = bgctl_deployment
+            d.start({str(GREEN)!r}, test_header="x-preview=yes")
+            assert (d.source, d.target) == ("blue", "green")
+            assert d.get("/").slot == "blue"
+            answer = d.get("/", test=True)
+            assert (answer.status, answer.slot) == (200, "green")
+            assert answer.text == "Hello from BACKEND BLUE"  # wrong on purpose: green answered
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "AssertionError" in out and "Hello from BACKEND GREEN (v2.0)" in out
+    record = out.split("bgctl deployment record", 1)[1]
+    assert re.search(r'"serviceDeploymentArn": "arn:aws:ecs:[^"]+:service-deployment/', record)
+    assert '"status": "IN_PROGRESS"' in record  # paused in the test window when the test failed
+    commands = record.split("bgctl commands", 1)[1]
+    assert f"$ bgctl deploy green --task-definition {GREEN} --pause-at POST_TEST_TRAFFIC_SHIFT" in commands
+    assert "Paused after POST_TEST_TRAFFIC_SHIFT" in commands
+
+    project = re.search(r"project (bgctl-pytest-[0-9a-f]+)", out).group(1)
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == []
