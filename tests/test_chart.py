@@ -222,3 +222,18 @@ def test_a_sample_moments_after_the_one_before_is_merged_not_drawn_as_a_spike_or
     (green,) = data.series["green"]
     assert round(green[-1].until, 3) == 9.01
     assert 99 <= green[-1].rps <= 103
+
+
+def test_a_gap_while_no_stage_ran_is_a_pause():
+    # Paused after POST_TEST_TRAFFIC_SHIFT (ended at 3.06) until `bgctl continue` at 6.0.
+    history = tuple(StageRecord(s, T0 + a + (2.94 if a >= 3.06 else 0), T0 + b + (2.94 if a >= 3.06 else 0))
+                    for s, a, b in STAGE_TIMES)
+    recorded = [s for s in samples(11.94) if not 3.2 < s.at - T0 < 5.9]
+    recorded = [replace(s, segment=2) if s.at - T0 > 5 else s for s in recorded]
+    data = chart_data(KeptDeployment(deployment(history=history, finished=T0 + 11.94)), recorded)
+    [pause] = [g for g in data.gaps if 1 < g.start < 5]
+    assert pause.paused and (round(pause.start, 3), round(pause.end, 3)) == (3.0, 6.0)
+    root = svg_of(deployment(history=history, finished=T0 + 11.94), recorded)
+    assert elements(root, "rect", "paused") and "paused" in texts(root)
+    # A gap while a stage ran (a bgctl was stopped mid-stage) is not a pause.
+    assert not any(g.paused for g in chart_data(KeptDeployment(deployment()), samples(skip=(1.6, 4.4))).gaps)

@@ -100,8 +100,11 @@ class EnvoyAdmin:
         """The stats `names` of each of `clusters`, in one query; a stat never touched reads as absent."""
         clusters = list(clusters)
         regex = rf"^cluster\.({'|'.join(map(re.escape, clusters))})\.({'|'.join(map(re.escape, names))})$"
+        # `usedonly`, as for _RDS_QUERY: the rate recorder asks twice a second for the whole deployment
+        # (Envoy's CPU per query, measured: 1.5 → 0.9 ms).
+        _, body = self._get("/stats?usedonly&" + urlencode({"format": "json", "filter": regex}))
         found: dict[str, dict[str, int]] = {cluster: {} for cluster in clusters}
-        for name, value in self.stats(regex).items():
+        for name, value in _stats(body).items():
             cluster, _, stat = name[len("cluster."):].rpartition(".")
             if cluster in found:
                 found[cluster][stat] = int(value)

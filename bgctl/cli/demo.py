@@ -23,12 +23,12 @@ from bgctl.adapters.load_generator import Traffic
 from bgctl.adapters.project_files import load_settings
 from bgctl.cli.continue_ import run_continue
 from bgctl.cli.deploy import DeployOptions, run_deploy, test_rule
-from bgctl.cli.describe import chart_of, run_describe, write_chart
+from bgctl.cli.describe import chart_of, check_chart_path, run_describe, write_chart
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
 from bgctl.cli.up import run_up
 from bgctl.core.config import bake_seconds
 from bgctl.core.deployment import Deployment
-from bgctl.core.errors import EXIT_FAILED, BgctlError, InvalidInput
+from bgctl.core.errors import EXIT_FAILED, BgctlError
 from bgctl.core.settings import Settings
 from bgctl.core.stages import Stage, Status
 from bgctl.core.traffic import other_slot
@@ -54,8 +54,8 @@ def demo(bake_time: str, chart: Path | None) -> None:
     """Show blue/green: up, traffic, deploy with a test window, cut over, a table of every request, a chart."""
     bake_seconds(bake_time)
     settings = load_settings()
-    if chart is not None and not chart.parent.is_dir():
-        raise InvalidInput(f"Cannot write the chart to {chart}: the folder {chart.parent} does not exist.")
+    if chart is not None:
+        check_chart_path(chart)
     result = run_demo(settings, out, DeploymentPrinter(out, settings.ingress_url, next_step_hint=False),
                       bake_time=bake_time, progress=progress, warn=warn,
                       chart=chart or settings.state_dir / DEMO_CHART)

@@ -37,9 +37,7 @@ def describe(deployment_id: str | None, as_json: bool, chart: Path | None) -> No
     if missing and (chart is not None or not as_json):
         raise InvalidInput(f"No deployment {deployment_id} is recorded; bgctl deployments lists them.")
     # Refused before anything is printed.
-    if chart is not None and not chart.parent.is_dir():
-        raise InvalidInput(f"Cannot write the chart to {chart}: the folder {chart.parent} does not exist.")
-    drawn = chart_of(settings, found[0]) if chart is not None else None
+    drawn = chart_of(settings, found[0]) if chart is not None and check_chart_path(chart) else None
     if as_json:
         print(json.dumps(describe_service_deployments(found, missing), indent=2))
     else:
@@ -58,6 +56,13 @@ def chart_of(settings: Settings, k: KeptDeployment) -> str:
         raise InvalidInput(f"No request rates were recorded for deployment {k.deployment.id} "
                            "(bgctl records them while it runs a deployment); no chart written.")
     return render_chart(k, samples)
+
+
+def check_chart_path(path: Path) -> bool:
+    """True, or InvalidInput when the chart could not be written there (its folder is missing)."""
+    if not path.parent.is_dir():
+        raise InvalidInput(f"Cannot write the chart to {path}: the folder {path.parent} does not exist.")
+    return True
 
 
 def write_chart(svg: str, path: Path) -> None:

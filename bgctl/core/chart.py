@@ -19,7 +19,7 @@ What it shows, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from bgctl.core.deployment import Deployment
@@ -31,12 +31,15 @@ from bgctl.core.topology import SLOTS
 SLOT_COLOURS = {"blue": "#2563eb", "green": "#16a34a"}
 OTHER_COLOUR = "#7c3aed"
 ERROR_COLOUR = "#dc2626"
+GAP_COLOUR = "#f1f5f9"
 MARKER_COLOURS = {"stage": "#475569", "minor": "#cbd5e1", "rollback": ERROR_COLOUR, "end": "#0f172a"}
 # The stages whose start is always named: where something happens to the traffic or the tasks.
 MAIN_STAGES = frozenset({Stage.RECONCILE_SERVICE, Stage.SCALE_UP, Stage.TEST_TRAFFIC_SHIFT,
                          Stage.PRODUCTION_TRAFFIC_SHIFT, Stage.BAKE_TIME, Stage.CLEAN_UP})
 # A stage that took less than this, ran no hook and did not pause is "minor": a faint line, no name.
 MINOR_SECONDS = 1.0
+# A gap is a pause when no stage ran during it but for this much at either end.
+PAUSE_TOLERANCE = 0.25
 # Samples closer together than this are merged: over a few milliseconds (the last sample of a
 # bgctl is taken when its work ends, whenever the one before was) a rate is mostly noise.
 MIN_INTERVAL = 0.2
@@ -74,8 +77,12 @@ class Marker:
 
 @dataclass(frozen=True)
 class Gap:
+    """A time without samples; `paused` when no stage ran then either (the deployment waited for
+    `bgctl continue`), rather than a bgctl that was stopped or an Envoy that did not answer."""
+
     start: float
     end: float
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def chart_data(k: KeptDeployment, samples: Sequence[Sample]) -> ChartData:
         span=span,
         series={slot: tuple(tuple(run) for run in runs if run) for slot, runs in series.items()},
         markers=tuple(marks),
-        gaps=tuple(g for g in gaps if g.end > g.start),
+        gaps=tuple(replace(g, paused=_paused(d, t0, g)) for g in gaps if g.end > g.start),
         requests=requests,
         errors=errors,
     )
@@ -248,23 +255,24 @@ class _Drawing:
             x0, x1 = self.x(gap.start), self.x(gap.end)
             if x1 - x0 < 1:
                 continue
-            out.append(f'<rect class="gap" x="{_n(x0)}" y="{self.plot_top}" width="{_n(x1 - x0)}" '
-                       f'height="{PLOT_HEIGHT}" fill="#f1f5f9"><title>not recorded: {gap.start:.1f}–{gap.end:.1f} s '
-                       "(no bgctl ran the deployment, or Envoy did not answer)</title></rect>")
-            if x1 - x0 > 70:
+            name = "paused" if gap.paused else "not recorded"
+            why = "the deployment was paused and no bgctl ran" if gap.paused else \
+                "no bgctl ran the deployment, or Envoy did not answer"
+            out.append(f'<rect class="gap{" paused" if gap.paused else ""}" x="{_n(x0)}" y="{self.plot_top}" '
+                       f'width="{_n(x1 - x0)}" height="{PLOT_HEIGHT}" fill="{GAP_COLOUR}"><title>{name}: '
+                       f"{gap.start:.1f}–{gap.end:.1f} s ({why})</title></rect>")
+            if x1 - x0 > len(name) * 6.5 + 8:
                 out.append(f'<text class="gap-label" x="{_n((x0 + x1) / 2)}" y="{self.plot_bottom - 8}" '
-                           'font-size="11" fill="#94a3b8" text-anchor="middle">not recorded</text>')
+                           f'font-size="11" fill="#94a3b8" text-anchor="middle">{name}</text>')
         return out
 
     def _grid(self) -> list[str]:
         out = []
-        value = 0.0
-        while value <= self.y_max + 1e-9:
-            y = self.y(value)
-            out.append(f'<line x1="{LEFT}" y1="{_n(y)}" x2="{WIDTH - RIGHT}" y2="{_n(y)}" stroke="#e2e8f0"/>')
-            out.append(f'<text class="y-tick" x="{LEFT - 8}" y="{_n(y + 4)}" font-size="11" fill="#475569" '
-                       f'text-anchor="end">{_number(value)}</text>')
-            value += self.y_step
+        for value in _ticks(self.y_max, self.y_step):
+            y = _n(self.y(value))
+            out.append(f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#e2e8f0"/>'
+                       f'<text class="y-tick" x="{LEFT - 8}" y="{_n(self.y(value) + 4)}" font-size="11" '
+                       f'fill="#475569" text-anchor="end">{_number(value)}</text>')
         return out
 
     def _axes(self) -> list[str]:
@@ -274,13 +282,11 @@ class _Drawing:
                f'<line x1="{LEFT}" y1="{self.plot_top}" x2="{LEFT}" y2="{bottom}" stroke="#334155"/>']
         minutes = d.span >= 600
         step = _nice_step(d.span / 60, 8) * 60 if minutes else _nice_step(d.span, 9)
-        value = 0.0
-        while value <= d.span + 1e-9:
-            x = self.x(value)
-            out.append(f'<line x1="{_n(x)}" y1="{bottom}" x2="{_n(x)}" y2="{bottom + 5}" stroke="#334155"/>')
-            out.append(f'<text class="x-tick" x="{_n(x)}" y="{bottom + 18}" font-size="11" fill="#475569" '
+        for value in _ticks(d.span, step):
+            x = _n(self.x(value))
+            out.append(f'<line x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 5}" stroke="#334155"/>'
+                       f'<text class="x-tick" x="{x}" y="{bottom + 18}" font-size="11" fill="#475569" '
                        f'text-anchor="middle">{_clock(value) if minutes else _number(value)}</text>')
-            value += step
         unit = "minutes:seconds" if minutes else "seconds"
         out.append(f'<text class="x-label" x="{_n((LEFT + WIDTH - RIGHT) / 2)}" y="{bottom + 38}" font-size="12" '
                    f'fill="#334155" text-anchor="middle">{unit} since the deployment began</text>')
@@ -349,7 +355,8 @@ class _Drawing:
         if any(m.kind == "rollback" for m in self.data.markers):
             entries.append(("rollback", ERROR_COLOUR, "dash"))
         if self.data.gaps:
-            entries.append(("not recorded", "#f1f5f9", "box"))
+            entries.append(("paused or not recorded" if any(g.paused for g in self.data.gaps) else "not recorded",
+                            GAP_COLOUR, "box"))
         for name, colour, shape in entries:
             if shape == "line":
                 out.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 22}" y2="{y - 4}" stroke="{colour}" stroke-width="3"/>')
@@ -369,6 +376,17 @@ def _title(d: Deployment) -> str:
     status = d.status.value + (f", paused after {d.stage.value}" if d.paused and not d.finished_ else "")
     strategy = d.shift.strategy.value
     return f"{d.id}: {d.source} → {d.target} ({strategy}), {status}"
+
+
+def _paused(d: Deployment, t0: float, gap: Gap) -> bool:
+    """Whether no stage ran during `gap` (a stage running, or ended a moment after it began, is no pause)."""
+    if d.finished_ and d.finished is not None and gap.start >= d.finished - t0 - PAUSE_TOLERANCE:
+        return False
+    for r in d.history:
+        ended = math.inf if r.ended is None else r.ended - t0
+        if r.started - t0 < gap.end - PAUSE_TOLERANCE and ended > gap.start + PAUSE_TOLERANCE:
+            return False
+    return gap.end - gap.start > 2 * PAUSE_TOLERANCE and bool(d.history) and gap.start >= d.history[0].started - t0
 
 
 def _spaced(samples: list[Sample]) -> list[Sample]:
@@ -402,6 +420,11 @@ def _nice_step(span: float, target: int) -> float:
     raw = max(span, 1e-9) / target
     magnitude = 10 ** math.floor(math.log10(raw))
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+
+
+def _ticks(limit: float, step: float) -> list[float]:
+    """0, step, 2 step ... up to `limit` (counted, not added up, so that no rounding error creeps in)."""
+    return [i * step for i in range(int(math.floor(limit / step + 1e-9)) + 1)]
 
 
 def _number(value: float) -> str:
