@@ -1,4 +1,5 @@
-"""The deployment chart: an SVG that parses, a line per slot, the stages marked, gaps left as gaps."""
+"""The deployment chart (core/chart.py, core/chart_svg.py): an SVG that parses, a line per slot, the stages
+marked, gaps left as gaps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
-from bgctl.core.chart import MAX_LANES, chart_data, markers, render_chart
+from bgctl.core.chart import MAX_POINTS, chart_data, markers
+from bgctl.core.chart_svg import MAX_LANES, render_chart
 from bgctl.core.deployment import Deployment, HookExecution, HookExecutionStatus, StageRecord
 from bgctl.core.ecs_records import KeptDeployment
 from bgctl.core.hooks import parse_hook_option
@@ -237,3 +239,14 @@ def test_a_gap_while_no_stage_ran_is_a_pause():
     assert elements(root, "rect", "paused") and "paused" in texts(root)
     # A gap while a stage ran (a bgctl was stopped mid-stage) is not a pause.
     assert not any(g.paused for g in chart_data(KeptDeployment(deployment()), samples(skip=(1.6, 4.4))).gaps)
+
+
+def test_a_long_deployment_is_drawn_from_longer_intervals_with_the_same_totals():
+    d = deployment(finished=T0 + 600.0)
+    recorded = samples(600.0)  # 1201 samples, two a second
+    data = chart_data(KeptDeployment(d), recorded)
+    (blue,), (green,) = data.series["blue"], data.series["green"]
+    assert len(green) <= MAX_POINTS + 1
+    assert green[-1].until == 600.0 and blue[0].since == 0.0
+    assert data.requests["blue"] + data.requests["green"] == sum(recorded[-1].counters[slot]["upstream_rq_total"]
+                                                                for slot in ("blue", "green"))

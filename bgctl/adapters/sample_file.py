@@ -19,7 +19,7 @@ from pathlib import Path
 from bgctl.adapters.state_file import write_atomically
 from bgctl.core.slot_rates import Sample, thinned
 
-# 4000 lines of about 200 bytes: under a megabyte; 33 minutes at two samples a second.
+# 4000 lines of 150 to 200 bytes: under a megabyte; 33 minutes at two samples a second.
 MAX_SAMPLES = 4000
 
 

@@ -13,7 +13,7 @@ from bgctl.adapters.project_files import load_settings
 from bgctl.adapters.sample_file import SampleFile
 from bgctl.adapters.state_file import StateFile, write_atomically
 from bgctl.cli.output import err, out
-from bgctl.core.chart import render_chart
+from bgctl.core.chart_svg import render_chart
 from bgctl.core.ecs_records import KeptDeployment, describe_service_deployments, names_of, service_deployment
 from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.settings import Settings
