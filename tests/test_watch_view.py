@@ -1,4 +1,4 @@
-"""`bgctl watch`'s view model: rates from two samples, when the pipe mode prints, the text."""
+"""`bgctl watch`'s view model: when the pipe mode prints, the text (the rates: test_slot_rates.py)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,10 @@ from bgctl.core.deployment import Deployment, HookExecution, HookExecutionStatus
 from bgctl.core.hooks import parse_hook_option
 from bgctl.core.stages import Stage
 from bgctl.core.state import State
+from bgctl.core.slot_rates import SlotRates
 from bgctl.core.traffic import TestTrafficRule, TrafficState
-from bgctl.core.watch_view import Sample, SlotRates, bar, changed, line, rates, screen, view_of
-
-
-def counters(total: int, x5: int = 0, active: int = 0, connect_fail: int = 0) -> dict[str, int]:
-    return {"upstream_rq_total": total, "upstream_rq_5xx": x5, "upstream_rq_active": active,
-            "upstream_cx_connect_fail": connect_fail}
-
-
-BEFORE = Sample(10.0, {"blue": counters(1000, 2), "green": counters(50)})
-AFTER = Sample(10.5, {"blue": counters(1100, 7, active=3, connect_fail=1), "green": counters(50)})
-
-
-def test_rates_are_deltas_over_the_elapsed_time():
-    r = rates(BEFORE, AFTER)
-    assert r["blue"] == SlotRates(rps=200.0, errors_per_s=12.0, active=3)  # (5 5xx + 1 connect failure) / 0.5 s
-    assert r["green"] == SlotRates(0.0, 0.0, 0)
-
-
-def test_a_counter_that_went_down_reads_as_no_traffic_not_a_negative_rate():
-    restarted = Sample(11.0, {"blue": counters(3), "green": counters(0)})
-    assert rates(AFTER, restarted)["blue"].rps == 0.0
-
-
-def test_a_slot_envoy_has_no_counters_for_yet_reads_as_zero():
-    r = rates(Sample(0.0, {}), Sample(1.0, {"blue": counters(10)}))
-    assert r["green"] == SlotRates(0.0, 0.0, 0) and r["blue"].rps == 10.0
+from bgctl.core.watch_view import bar, changed, line, screen, view_of
+from tests.test_slot_rates import AFTER, BEFORE
 
 
 def deployment(**changes) -> Deployment:

@@ -5,6 +5,10 @@ the history keeps all of them, for `bgctl deployments` and `bgctl describe`.
 A deployment's file is rewritten (atomically, as the state file is) whenever
 its record changes, so it is as current as the state file.
 
+Beside each record, `<id>.samples.jsonl` holds the request rates bgctl
+recorded while it ran the deployment (adapters/rate_recorder.py), for
+`bgctl describe --chart`.
+
 Retention: the history lives in the project's state folder, so `bgctl down`
 removes it with everything else; `bgctl down --keep-history` keeps this
 folder, and the next `bgctl up` finds it there. (ECS keeps 90 days.)
@@ -25,6 +29,8 @@ from bgctl.core.state import State
 
 HISTORY_DIR = "deployments"
 SCHEMA_VERSION = 1
+# Not matched by the "*.json" the history lists.
+SAMPLES_SUFFIX = ".samples.jsonl"
 
 
 def history_dir(state_dir: Path) -> Path:
@@ -41,6 +47,10 @@ class DeploymentHistory:
 
     def path(self, deployment_id: str) -> Path:
         return self.directory / f"{deployment_id}.json"
+
+    def samples_path(self, deployment_id: str) -> Path:
+        """The request rates recorded while the deployment ran (adapters/sample_file.py)."""
+        return self.directory / f"{deployment_id}{SAMPLES_SUFFIX}"
 
     def record(self, state: State) -> None:
         """Keep `state`'s deployment, if it changed since it was last kept."""

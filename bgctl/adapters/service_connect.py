@@ -14,8 +14,9 @@ from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.route_delivery import Publication, RoutePublisher
 from bgctl.core.errors import BgctlError
 from bgctl.core.routes import render_file
+from bgctl.core.slot_rates import COUNTERS
 from bgctl.core.state import State
-from bgctl.core.topology import cluster_for
+from bgctl.core.topology import SLOTS, cluster_for
 from bgctl.core.traffic import TrafficState
 
 # Envoy's /clusters is cheap; the slots' STRICT_DNS clusters refresh every 0.25 s (envoy.yaml).
@@ -84,3 +85,9 @@ class EnvoyServiceConnect:
         d = state.deployment
         return (self.fault_reject_routes_at is not None and d is not None and not d.rolling_back
                 and d.stage.value == self.fault_reject_routes_at)
+
+
+def slot_counters(envoy: EnvoyAdmin) -> dict[str, dict[str, int]]:
+    """core/slot_rates.COUNTERS of every slot, read in one admin query (for `watch` and the rate recorder)."""
+    by_cluster = envoy.clusters_counters([cluster_for(slot) for slot in SLOTS], COUNTERS)
+    return {slot: by_cluster[cluster_for(slot)] for slot in SLOTS}

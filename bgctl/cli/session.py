@@ -3,7 +3,8 @@
 Docker and the writable directories are checked before anything changes;
 the lock makes this bgctl the only one changing the stack; the record is
 compared with the world and the differences said; then the Deployer runs
-with the real adapters.
+with the real adapters, while each slot's request rate is recorded for
+`bgctl describe --chart`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def with_deployer(settings: Settings, *, observer: Observer, progress: Say, warn
             state, _ = ctx.apply_traffic(state, state.traffic)
             warn(f"Republished the recorded routes ({state.routes_version}) before going on.")
         deployer = Deployer(state, ctx.ports(state, images), ingress_url=settings.ingress_url, observer=observer)
-        return action(deployer)
+        with ctx.rate_recorder(lambda: deployer.state.deployment):
+            return action(deployer)
 
 
 def exit_code(deployment: Deployment) -> int:

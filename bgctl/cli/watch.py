@@ -7,7 +7,6 @@ Envoy's per-cluster counters about twice a second.
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sys
 import time
@@ -20,17 +19,17 @@ from rich.text import Text
 
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.project_files import load_settings
+from bgctl.adapters.service_connect import slot_counters
 from bgctl.adapters.state_file import StateFile
 from bgctl.core.errors import BgctlError
 from bgctl.core.settings import Settings
 from bgctl.core.state import State
-from bgctl.core.topology import SLOTS, cluster_for
-from bgctl.core.watch_view import Sample, WatchView, changed, line, screen, view_of
+from bgctl.core.slot_rates import Sample
+from bgctl.core.watch_view import WatchView, changed, line, screen, view_of
 
 REFRESH = 0.5  # seconds between samples
 # A watcher should say "not up" quickly rather than wait out Envoy's restart allowance.
 ADMIN_WAIT = 1.0
-_COUNTERS = ("upstream_rq_total", "upstream_rq_5xx", "upstream_rq_active", "upstream_cx_connect_fail")
 
 
 @click.command()
@@ -74,18 +73,11 @@ class Watcher:
         return state
 
     def sample(self) -> Sample:
-        names = "|".join(re.escape(cluster_for(slot)) for slot in SLOTS)
         try:
-            raw = self.envoy.stats(rf"^cluster\.({names})\.({'|'.join(_COUNTERS)})$")
+            counters = slot_counters(self.envoy)
         except BgctlError:
             raise BgctlError(f"The stack {self.settings.project_name} is not up (Envoy does not answer); "
                              "start it with bgctl up.") from None
-        counters: dict[str, dict[str, int]] = {slot: {} for slot in SLOTS}
-        for slot in SLOTS:
-            prefix = f"cluster.{cluster_for(slot)}."
-            for name, value in raw.items():
-                if name.startswith(prefix):
-                    counters[slot][name[len(prefix):]] = int(value)
         return Sample(time.monotonic(), counters)
 
     def view_once(self) -> WatchView:

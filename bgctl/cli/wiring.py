@@ -8,6 +8,8 @@ commands, and Lambda handlers by the configuration file's function mapping).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from bgctl.adapters.clock import SystemClock
 from bgctl.adapters.compose import Stack, ensure_compose_plugin
 from bgctl.adapters.deployment_history import DeploymentHistory, StateAndHistory, history_dir
@@ -17,11 +19,14 @@ from bgctl.adapters.hook_runner import HookRunner
 from bgctl.adapters.images import ImageSet, Images, Progress
 from bgctl.adapters.lock import is_held
 from bgctl.adapters.project_files import load_config
+from bgctl.adapters.rate_recorder import RateRecorder
 from bgctl.adapters.rollback_request import RollbackRequestFile
 from bgctl.adapters.route_delivery import Publication, RoutePublisher
-from bgctl.adapters.service_connect import EnvoyServiceConnect
+from bgctl.adapters.sample_file import SampleFile
+from bgctl.adapters.service_connect import EnvoyServiceConnect, slot_counters
 from bgctl.adapters.slot_tasks import DockerSlotTasks
 from bgctl.adapters.state_file import StateFile
+from bgctl.core.deployment import Deployment
 from bgctl.core.errors import BgctlError
 from bgctl.core.reconcile import Observed
 from bgctl.core.settings import Settings
@@ -29,6 +34,8 @@ from bgctl.core.state import State
 from bgctl.core.topology import ENVOY_SERVICE
 from bgctl.core.traffic import TrafficState
 from bgctl.lifecycle.ports import Ports
+
+RECORDER_ADMIN_WAIT = 1.0
 
 
 class Context:
@@ -78,6 +85,18 @@ class Context:
         config_path = self.settings.config_path
         return HookRunner(self.settings.project_dir, functions=load_config(self.settings).functions,
                           functions_dir=config_path.resolve().parent)
+
+    def rate_recorder(self, current: Callable[[], Deployment | None]) -> RateRecorder:
+        """Records each slot's request rate while `current()` is a deployment in progress.
+
+        Its own admin connection (http.client's is not thread-safe), quick to give
+        up: a sample Envoy cannot answer at once is a gap in the chart, not a wait.
+        """
+        envoy = EnvoyAdmin(self.settings.admin_url, socket_path=self.settings.admin_socket,
+                           timeout=RECORDER_ADMIN_WAIT, reconnect_for=RECORDER_ADMIN_WAIT)
+        history = DeploymentHistory(history_dir(self.settings.state_dir))
+        return RateRecorder(lambda: slot_counters(envoy), lambda d_id: SampleFile(history.samples_path(d_id)),
+                            current)
 
     def ports(self, state: State, images: ImageSet) -> Ports:
         return Ports(

@@ -11,6 +11,7 @@ from typing import Mapping
 
 from bgctl.core.deployment import Deployment
 from bgctl.core.stages import STAGES
+from bgctl.core.slot_rates import Sample, SlotRates, rates
 from bgctl.core.state import State
 from bgctl.core.topology import SLOTS
 
@@ -20,45 +21,6 @@ BAR_WIDTH = 24
 # more than MIN_RATE_CHANGE per second), so that noise does not print every tick.
 RATE_CHANGE_SHARE = 0.25
 MIN_RATE_CHANGE = 2.0
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Envoy's counters per slot (upstream_rq_total, _5xx, _active, upstream_cx_connect_fail) at `at`
-    (monotonic seconds)."""
-
-    at: float
-    counters: Mapping[str, Mapping[str, int]]
-
-
-@dataclass(frozen=True)
-class SlotRates:
-    rps: float
-    errors_per_s: float  # 5xx answers and failed connections
-    active: int
-
-    def to_dict(self) -> dict:
-        return {"rps": round(self.rps, 1), "errors_per_s": round(self.errors_per_s, 1), "active": self.active}
-
-
-def _delta(before: Mapping[str, int], after: Mapping[str, int], name: str) -> int:
-    # A counter that went down means Envoy restarted: nothing is known about the interval.
-    return max(0, int(after.get(name, 0)) - int(before.get(name, 0)))
-
-
-def rates(before: Sample, after: Sample) -> dict[str, SlotRates]:
-    """Per slot: requests and errors per second between the two samples, and the requests in flight now."""
-    elapsed = after.at - before.at
-    result = {}
-    for slot in SLOTS:
-        b, a = before.counters.get(slot, {}), after.counters.get(slot, {})
-        if elapsed <= 0:
-            rps = errors = 0.0
-        else:
-            rps = _delta(b, a, "upstream_rq_total") / elapsed
-            errors = (_delta(b, a, "upstream_rq_5xx") + _delta(b, a, "upstream_cx_connect_fail")) / elapsed
-        result[slot] = SlotRates(rps, errors, int(a.get("upstream_rq_active", 0)))
-    return result
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_an_unknown_deployment_is_missing(kit):
     assert plain.stderr.strip() == "bgctl: No deployment bgd-nope is recorded; bgctl deployments lists them."
 
 
-def test_the_history_survives_down_and_up_only_when_asked(kit):
+def test_the_history_survives_down_and_up_only_when_asked(kit, tmp_path):
     before = listed(kit)
     assert len(before) == 2
     down = kit.bgctl("down", "--keep-history", timeout=120)
@@ -90,5 +90,7 @@ def test_the_history_survives_down_and_up_only_when_asked(kit):
     assert up.returncode == 0, up.stderr
     assert kit.get("/").ok
     assert listed(kit) == before
+    chart = kit.bgctl("describe", "--chart", str(tmp_path / "kept.svg"))  # the recorded rates were kept too
+    assert chart.returncode == 0, chart.stderr
     assert kit.bgctl("down", timeout=120).returncode == 0
     assert listed(kit) == []
