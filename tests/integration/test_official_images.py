@@ -92,14 +92,16 @@ def standin_images() -> ImageSet:
 def build_lookalike(client, kind: str, base: str):
     tag = f"{CACHE_REPO}-{kind}:{base.rsplit(':', 1)[1]}"
     image, _ = client.images.build(path=str(LOOKALIKES / kind), buildargs={"BASE": base}, tag=tag,
-                                   rm=True, forcerm=True, pull=False)
+                                   rm=True, forcerm=True, pull=False, network_mode="none")
     return image
 
 
 def run(client, image: str, command: list[str], environment: dict[str, str] | None = None,
         volumes: dict | None = None) -> tuple[int, str]:
     """A one-off container of `image` through its entrypoint: its exit status and output."""
-    container = client.containers.create(image, command, environment=environment or {}, volumes=volumes or {})
+    # No network: nothing here needs one, and a machine's default bridge (docker0) may be missing.
+    container = client.containers.create(image, command, environment=environment or {}, volumes=volumes or {},
+                                         network_mode="none")
     try:
         container.start()
         status = container.wait(timeout=120)["StatusCode"]
