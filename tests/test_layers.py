@@ -4,6 +4,8 @@
     adapters   ← core, adapters
     lifecycle  ← core, lifecycle (the adapters only through lifecycle/ports.py's interfaces)
     cli        ← anything
+    api        ← anything: the other front door (`bgctl serve`), beside the command line,
+                 whose verbs' operations it calls
 
 Beside them, two entry points may import anything too: `__main__.py` (python -m bgctl)
 and `pytest_plugin.py` (the pytest11 entry point).
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bgctl"
-LAYERS = ("core", "adapters", "lifecycle", "cli")
+LAYERS = ("core", "adapters", "lifecycle", "cli", "api")
 ENTRY_MODULES = ("__init__.py", "__main__.py", "pytest_plugin.py")
 
 # Modules the core may import: data, text and arithmetic; nothing that reaches
@@ -39,6 +41,7 @@ ALLOWED = {
     "adapters": {"core", "adapters"},
     "lifecycle": {"core", "lifecycle"},
     "cli": set(LAYERS),
+    "api": set(LAYERS),
 }
 
 
@@ -58,7 +61,7 @@ def imports(path: Path) -> list[str]:
 
 def test_every_module_is_in_a_layer():
     loose = [p.name for p in PACKAGE.glob("*.py") if p.name not in ENTRY_MODULES]
-    assert loose == [], f"modules outside core/, adapters/, lifecycle/, cli/: {loose}"
+    assert loose == [], f"modules outside core/, adapters/, lifecycle/, cli/, api/: {loose}"
     assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(LAYERS)
 
 

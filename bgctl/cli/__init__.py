@@ -20,6 +20,7 @@ from bgctl.cli.describe import describe
 from bgctl.cli.down import down
 from bgctl.cli.images import images
 from bgctl.cli.rollback import rollback
+from bgctl.cli.serve import serve
 from bgctl.cli.status import status
 from bgctl.cli.up import up
 from bgctl.cli.watch import watch
@@ -34,7 +35,7 @@ def app() -> None:
     """ECS native blue/green deployments with Service Connect test traffic, on one machine."""
 
 
-for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe, watch):
+for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe, watch, serve):
     app.add_command(command)
 
 

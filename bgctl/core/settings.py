@@ -20,6 +20,7 @@ DEFAULT_PROJECT_NAME = "bgctl"
 DEFAULT_MINUTE_SECONDS = 60.0
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_ADMIN_PORT = 9901
+DEFAULT_API_PORT = 4599
 IMAGE_MODES = ("auto", "official", "offline")
 HEALTHCHECK_PROFILES = {
     # Short intervals so that `bgctl up` and SCALE_UP take seconds. Docker
@@ -51,6 +52,8 @@ class Settings:
     config_file: Path | None = None
     # BGCTL_MINUTE: how long one ECS minute lasts here, so that minute fields run in seconds in tests and demos.
     minute_seconds: float = DEFAULT_MINUTE_SECONDS
+    # BGCTL_API_PORT: where `bgctl serve` answers the ECS API (127.0.0.1 only).
+    api_port: int = DEFAULT_API_PORT
 
     @classmethod
     def parse(cls, env: Mapping[str, str], project_dir: Path) -> "Settings":
@@ -81,7 +84,8 @@ class Settings:
         test_header = env.get("BGCTL_TEST_HEADER", "").strip() or None
         config = env.get("BGCTL_CONFIG", "").strip()
         return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header,
-                   config_file=project_dir / config if config else None, minute_seconds=_minute(env))
+                   config_file=project_dir / config if config else None, minute_seconds=_minute(env),
+                   api_port=_port(env, "BGCTL_API_PORT", DEFAULT_API_PORT))
 
     @property
     def config_path(self) -> Path:
@@ -95,6 +99,20 @@ class Settings:
     @property
     def state_file(self) -> Path:
         return self.state_dir / "state.json"
+
+    @property
+    def api_file(self) -> Path:
+        """Where a running `bgctl serve` says its pid and URL."""
+        return self.state_dir / "api.json"
+
+    @property
+    def ecs_dir(self) -> Path:
+        """What the ECS API keeps: task definitions, clusters, services."""
+        return self.state_dir / "ecs"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
     @property
     def rollback_request_file(self) -> Path:

@@ -1,0 +1,1 @@
+"""clusters operations of the ECS API (to be written)."""

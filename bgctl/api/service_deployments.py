@@ -1,0 +1,1 @@
+"""service_deployments operations of the ECS API (to be written)."""

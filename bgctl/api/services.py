@@ -1,0 +1,1 @@
+"""services operations of the ECS API (to be written)."""

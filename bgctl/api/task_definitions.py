@@ -1,0 +1,1 @@
+"""task_definitions operations of the ECS API (to be written)."""
