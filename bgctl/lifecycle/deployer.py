@@ -86,6 +86,8 @@ class DeployRequest:
     shift: TrafficShift = TrafficShift()
     minute_seconds: float = 60.0  # BGCTL_MINUTE
     names: ServiceNames = ServiceNames(DEPLOYED_SERVICE)
+    # ECS's desiredCount: tasks of the target revision, all behind the slot's one Envoy cluster.
+    desired_count: int = 1
 
 
 class Deployer:
