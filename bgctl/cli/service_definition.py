@@ -37,6 +37,7 @@ from bgctl.core.service_definition import CANARY, LINEAR, ServiceDefinition, par
 from bgctl.core.settings import Settings
 from bgctl.core.stages import pause_stage
 from bgctl.core.strategy import Strategy, TrafficShift
+from bgctl.core.taskdef import Revision
 from bgctl.core.topology import SERVICE_CONNECT_PORT, SLOTS
 from bgctl.core.traffic import Slot, other_slot, parse_slot
 from bgctl.lifecycle.deployer import DeployRequest
@@ -74,8 +75,6 @@ def request_from_service_definition(
 
     `target` None: the slot not serving production. `shift` overrides the file's strategy.
     """
-    from bgctl.cli.deploy import start_timeout, test_rule  # cli.deploy imports this module
-
     config = load_config(settings)
     path = Path(path)
     sd = load_service_definition(settings, path, config)
@@ -85,6 +84,32 @@ def request_from_service_definition(
         revision = load_task_definition(
             find_task_definition(sd.task_definition, base_dir=path.parent, source=str(path)),
             service_connect_port=SERVICE_CONNECT_PORT)
+    request = request_from_definition(
+        settings, sd, revision, config=config, target=target, bake_time=bake_time, pause_at=pause_at,
+        test_header=test_header, hooks=hooks, hook_timeout=hook_timeout, alarm_5xx_percent=alarm_5xx_percent,
+        shift=shift)
+    return request, sd
+
+
+def request_from_definition(
+    settings: Settings,
+    sd: ServiceDefinition,
+    revision: Revision,
+    *,
+    config: KitConfig,
+    target: Slot | None = None,
+    bake_time: str | None = None,
+    pause_at: str | None = None,
+    test_header: str | None = None,
+    hooks: Sequence[str] = (),
+    hook_timeout: str | None = None,
+    alarm_5xx_percent: str | None = None,
+    shift: TrafficShift | None = None,
+) -> DeployRequest:
+    """The deployment a parsed service definition asks for, running `revision`, with no file behind it:
+    the file-based path above and `bgctl serve`'s UpdateService (bgctl/api/services.py) both end here."""
+    from bgctl.cli.deploy import start_timeout, test_rule  # cli.deploy imports this module
+
     minute = settings.minute_seconds
 
     if test_header is not None or sd.test_rule is None:
@@ -131,7 +156,7 @@ def request_from_service_definition(
         minute_seconds=minute,
         names=ServiceNames(sd.service, sd.cluster or DEFAULT_CLUSTER),
     )
-    return request, sd
+    return request
 
 
 def traffic_shift(sd: ServiceDefinition, minute_seconds: float) -> TrafficShift:
