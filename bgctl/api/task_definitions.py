@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from bgctl.api.operations import Api, ApiError, client_error, operation
+from bgctl.api.operations import Api, ApiError, operation
 from bgctl.core.arns import ServiceNames
 
 
@@ -32,6 +32,4 @@ def resolve_task_definition(api: Api, reference: str) -> dict:
         record = api.store.task_definition(family, revision)
         if record is not None and (number or record.get("status") == "ACTIVE"):
             return record
-    raise client_error(f"Unable to describe task definition {reference}." if number else
-                       f"TaskDefinition not found: {reference}.") if False else ApiError(
-        "ClientException", "Unable to describe task definition.")
+    raise ApiError("ClientException", "Unable to describe task definition.")
