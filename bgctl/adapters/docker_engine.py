@@ -132,6 +132,14 @@ class DockerEngine:
             raise _failure(f"look up the image {image}", exc) from exc
         return True
 
+    def pull(self, image: str) -> str | None:
+        """Pull `image` from its registry: None once it is here, else the engine's reason."""
+        try:
+            self.client.images.pull(image)
+        except (DockerException, requests.RequestException) as exc:
+            return str(exc)
+        return None
+
     # -- acting on one container -------------------------------------------
 
     def exec(self, container: str, argv: list[str]) -> tuple[int, str]:

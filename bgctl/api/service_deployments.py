@@ -1,1 +1,121 @@
-"""service_deployments operations of the ECS API (to be written)."""
+"""Service deployments of the ECS API: List, Describe, Continue and Stop.
+
+The records are the ones `bgctl deployments` and `bgctl describe` read
+(adapters/deployment_history.py, core/ecs_records.py), filtered by service;
+continuing and rolling back are the verbs `bgctl continue` and `bgctl rollback`,
+run in the worker. A rollback asked while the worker runs the deployment goes
+through the rollback request file, as `bgctl rollback` from another terminal does:
+the deployer checks it between steps.
+"""
+
+from __future__ import annotations
+
+from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, kept_deployments
+from bgctl.adapters.rollback_request import RollbackRequestFile
+from bgctl.adapters.state_file import StateFile
+from bgctl.api.operations import Api, ApiError, client_error, operation
+from bgctl.api.services import service_ref, paged, run_in_worker, service_deployments
+from bgctl.cli.continue_ import run_continue
+from bgctl.cli.rollback import run_rollback
+from bgctl.core.ecs_records import (KeptDeployment, describe_service_deployments, list_service_deployments,
+                                    service_deployment_brief)
+from bgctl.core.ecs_services import names_of
+
+CONTINUE, ROLLBACK, ABORT = "CONTINUE", "ROLLBACK", "ABORT"
+
+
+def deployment_not_found(arn: str) -> ApiError:
+    return ApiError("ServiceDeploymentNotFoundException", f"Service deployment {arn} not found.")
+
+
+@operation("ListServiceDeployments")
+def list_deployments(api: Api, body: dict) -> dict:
+    cluster, name = service_ref(api, body["service"], body.get("cluster"))
+    record = api.store.service(cluster, name)
+    if record is None:
+        raise ApiError("ServiceNotFoundException", "Service not found.")
+    kept = service_deployments(api, names_of(record))
+    statuses = set(body.get("status") or ())
+    created = body.get("createdAt") or {}
+    chosen = [k for k in kept
+              if (not statuses or k.deployment.status.value in statuses)
+              and (created.get("after") is None or k.deployment.created >= float(created["after"]))
+              and (created.get("before") is None or k.deployment.created <= float(created["before"]))]
+    page, token = paged(chosen, body.get("nextToken"), body.get("maxResults"))
+    return list_service_deployments(page, token)
+
+
+@operation("DescribeServiceDeployments")
+def describe_deployments(api: Api, body: dict) -> dict:
+    kept = _all(api)
+    found, missing = [], []
+    for arn in body["serviceDeploymentArns"]:
+        match = _find(kept, arn)
+        if match is None:
+            missing.append(arn)
+        else:
+            found.append(match)
+    return describe_service_deployments(found, missing)
+
+
+@operation("ContinueServiceDeployment")
+def continue_deployment(api: Api, body: dict) -> dict:
+    arn = body["serviceDeploymentArn"]
+    k = _find(_all(api), arn)
+    if k is None:
+        raise deployment_not_found(arn)
+    d = k.deployment
+    hook_id = body.get("hookId")
+    awaiting = [e.hook_id for e in d.awaiting()]
+    if d.paused and d.pause_at == d.stage:
+        awaiting.append(f"pause-at-{d.stage.value}")
+    if d.finished_ or hook_id not in awaiting or api.worker.working_on(d.names.service_arn):
+        raise client_error(f"No lifecycle hook {hook_id} of service deployment {arn} awaits action "
+                           f"(awaiting: {', '.join(awaiting) or 'none'}; the deployment is {d.status}).")
+    settings = api.settings
+    if body.get("action", CONTINUE) == ROLLBACK:
+        verb = lambda **kw: run_rollback(settings, **kw)  # noqa: E731
+    else:
+        # bgctl's --pause-at is not a hook of the deployer's: continuing goes on from it.
+        chosen = None if hook_id.startswith("pause-at-") else hook_id
+        verb = lambda **kw: run_continue(settings, hook_id=chosen, **kw)  # noqa: E731
+    api.worker.submit(f"{body.get('action', CONTINUE).lower()} {d.id}", run_in_worker(api, d.names.service, verb),
+                      key=d.names.service_arn)
+    return {"serviceDeploymentArn": arn}
+
+
+@operation("StopServiceDeployment")
+def stop_deployment(api: Api, body: dict) -> dict:
+    arn = body["serviceDeploymentArn"]
+    k = _find(_all(api), arn)
+    if k is None:
+        raise deployment_not_found(arn)
+    d = k.deployment
+    if body.get("stopType", ROLLBACK) == ABORT:
+        raise client_error("The kit does not ABORT a service deployment, which would leave its target revision "
+                           "running with traffic where it is; it always restores production to the source "
+                           "revision, so use stopType ROLLBACK.")
+    if d.finished_ or d.rolling_back:
+        raise ApiError("ConflictException", f"Service deployment {arn} is {d.status}; there is nothing to stop.")
+    if api.worker.working_on(d.names.service_arn):
+        # The worker's deployer holds the stack's lock: ask it, as bgctl rollback from another terminal does.
+        RollbackRequestFile(api.settings.rollback_request_file).leave()
+    else:
+        settings = api.settings
+        api.worker.submit(f"rollback {d.id}", run_in_worker(api, d.names.service,
+                                                            lambda **kw: run_rollback(settings, **kw)),
+                          key=d.names.service_arn)
+    return {"serviceDeploymentArn": arn}
+
+
+def _all(api: Api) -> list[KeptDeployment]:
+    return kept_deployments(DeploymentHistory(history_dir(api.settings.state_dir)),
+                            StateFile(api.settings.state_file).load())
+
+
+def _find(kept: list[KeptDeployment], arn: str) -> KeptDeployment | None:
+    for k in kept:
+        if service_deployment_brief(k)["serviceDeploymentArn"] == arn:
+            return k
+    return None
+

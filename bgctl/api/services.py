@@ -1,1 +1,349 @@
-"""services operations of the ECS API (to be written)."""
+"""Services of the ECS API: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
+
+The kit runs the seed's pair (core/ecs_services.KIT_SERVICES): a Service Connect
+service on port 3000 -- the backend, whose new task definitions are deployed
+blue/green onto the kit's backend slots -- and a service behind the load
+balancer on port 80 -- the frontend, recorded and counted from its container.
+Everything is checked before anything changes (the task definition, its
+images, the service definition as the deploy verb checks a file); the work
+(bringing the stack up, the deployment) is handed to the worker, and the
+answer describes the service as it is at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, kept_deployments
+from bgctl.adapters.docker_engine import DockerEngine
+from bgctl.adapters.images import standin_images
+from bgctl.adapters.project_files import load_config, shipped_revision
+from bgctl.adapters.state_file import StateFile
+from bgctl.api.clusters import resolve_cluster
+from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter, operation
+from bgctl.api.task_definitions import resolve_task_definition
+from bgctl.cli.service_definition import request_from_definition
+from bgctl.cli.session import with_deployer
+from bgctl.cli.up import run_up
+from bgctl.core.arns import ServiceNames
+from bgctl.core.deployment import Deployment
+from bgctl.core.ecs_records import KeptDeployment
+from bgctl.core.ecs_services import (ACTIVE, BACKEND, FRONTEND, INACTIVE, KIT_SERVICES, ServiceView, as_update_input,
+                                     current_task_definition, desired_count, describe_service, kit_role,
+                                     merged_definition, names_of, revision_source, same_revision)
+from bgctl.core.errors import BgctlError, InvalidInput
+from bgctl.core.service_definition import UPDATE_SERVICE, ServiceDefinition, parse_service_definition
+from bgctl.core.settings import Settings
+from bgctl.core.taskdef import Revision, parse_task_definition
+from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, SERVICE_CONNECT_PORT, slot_service
+from bgctl.core.traffic import other_slot
+from bgctl.lifecycle.events import ignore
+
+DEFAULT_PAGE = 10
+MAX_PAGE = 100
+
+
+def service_not_found() -> ApiError:
+    return ApiError("ServiceNotFoundException", "Service not found.")
+
+
+# -- operations ---------------------------------------------------------------------------
+
+
+@operation("CreateService")
+def create_service(api: Api, body: dict) -> dict:
+    cluster = resolve_cluster(api, body.get("cluster"))
+    name = body["serviceName"]
+    existing = api.store.service(cluster, name)
+    if existing is not None and existing["status"] != INACTIVE:
+        raise invalid_parameter("Creation of service was not idempotent.")
+    role = kit_role(body)
+    if role is None:
+        raise client_error(f"Service {name} is neither of the kit's services: {KIT_SERVICES}.")
+    for other in api.store.services():
+        if other["status"] == ACTIVE and other["role"] == role:
+            raise client_error(f"The kit's {role} is already service {names_of(other).service_arn}; "
+                               f"{KIT_SERVICES}, one of each.")
+    definition = {k: v for k, v in body.items() if k not in ("cluster", "clientToken")}
+    task_definition = resolve_task_definition(api, body["taskDefinition"])
+    names = ServiceNames(name, cluster)
+    sd = revision = None
+    if role == BACKEND:
+        sd, revision = _checked(api, definition, names, task_definition)
+    else:
+        _check_images(api.settings, task_definition)
+    now = time.time()
+    record = {
+        "serviceName": name, "clusterName": cluster, "role": role, "status": ACTIVE,
+        "definition": definition, "taskDefinition": task_definition["taskDefinitionArn"],
+        "createdTaskDefinition": task_definition["taskDefinitionArn"], "createdAt": now, "updatedAt": now,
+    }
+    api.store.save_service(cluster, name, record)
+    api.worker.submit(f"create service {name}", _create_job(api, names, sd, revision), key=names.service_arn)
+    return {"service": describe_service(service_view(api, record))}
+
+
+@operation("UpdateService")
+def update_service(api: Api, body: dict) -> dict:
+    cluster, name = service_ref(api, body["service"], body.get("cluster"))
+    record = active_record(api, cluster, name)
+    names = names_of(record)
+    definition = merged_definition(record["definition"], body)
+    view = service_view(api, record)
+    current = current_task_definition(view)
+    asked = body.get("taskDefinition")
+    task_definition = resolve_task_definition(api, asked if asked is not None else current)
+    arn = task_definition["taskDefinitionArn"]
+    changed = arn != current
+    if record["role"] == FRONTEND:
+        if changed or body.get("forceNewDeployment"):
+            raise client_error(f"The kit deploys only the Service Connect service (client alias port "
+                               f"{SERVICE_CONNECT_PORT}); {name} is the frontend behind the ingress, whose container "
+                               f"the kit runs as it is, so it takes desiredCount and settings but no new deployment.")
+        record = {**record, "definition": definition, "updatedAt": time.time()}
+        api.store.save_service(cluster, name, record)
+        return {"service": describe_service(service_view(api, record))}
+    if kit_role(definition) != BACKEND:
+        raise client_error(f"Service {name} would no longer be the kit's backend: {KIT_SERVICES}.")
+    if changed or body.get("forceNewDeployment"):
+        _refuse_if_deploying(api, names)
+        sd, revision = _checked(api, definition, names, task_definition)
+        request = replace(request_from_definition(api.settings, sd, revision, config=load_config(api.settings)),
+                          desired_count=desired_count({"definition": definition}))
+        record = {**record, "definition": definition, "taskDefinition": arn, "previousTaskDefinition": current,
+                  "updatedAt": time.time()}
+        api.store.save_service(cluster, name, record)
+        api.worker.submit(f"deploy {name} {arn.rsplit('/', 1)[-1]}",
+                          run_in_worker(api, name, lambda **kw: _ensure_up_then(
+                              api.settings, kw["progress"], lambda: with_deployer(
+                                  api.settings, action=lambda deployer: deployer.start(request), **kw))),
+                          key=names.service_arn)
+    else:
+        # Only settings (desiredCount among them): recorded; they apply at the service's next deployment.
+        record = {**record, "definition": definition, "updatedAt": time.time()}
+        api.store.save_service(cluster, name, record)
+    return {"service": describe_service(service_view(api, record))}
+
+
+@operation("DescribeServices")
+def describe_services(api: Api, body: dict) -> dict:
+    cluster = resolve_cluster(api, body.get("cluster"))
+    found, failures = [], []
+    for ref in body["services"]:
+        _, name = service_ref(api, ref, cluster)
+        record = api.store.service(cluster, name)
+        if record is None:
+            failures.append({"arn": ServiceNames(name, cluster).service_arn, "reason": "MISSING"})
+        else:
+            found.append(describe_service(service_view(api, record)))
+    return {"services": found, "failures": failures}
+
+
+@operation("ListServices")
+def list_services(api: Api, body: dict) -> dict:
+    cluster = resolve_cluster(api, body.get("cluster"))
+    arns = sorted(names_of(r).service_arn for r in api.store.services(cluster) if r["status"] == ACTIVE)
+    page, token = paged(arns, body.get("nextToken"), body.get("maxResults"))
+    return {"serviceArns": page, **({"nextToken": token} if token else {})}
+
+
+@operation("DeleteService")
+def delete_service(api: Api, body: dict) -> dict:
+    cluster, name = service_ref(api, body["service"], body.get("cluster"))
+    record = active_record(api, cluster, name)
+    if not body.get("force") and desired_count(record) > 0:
+        raise invalid_parameter("The service cannot be stopped while it is scaled above 0.")
+    _refuse_if_deploying(api, names_of(record))
+    now = time.time()
+    # The kit's containers stay up (the other service may need them): bgctl down removes them.
+    deleted = {**record, "status": INACTIVE, "deletedAt": now, "updatedAt": now}
+    api.store.save_service(cluster, name, deleted)
+    answer = describe_service(service_view(api, deleted))
+    return {"service": {**answer, "status": "DRAINING"}}
+
+
+# -- what the operations share -------------------------------------------------------------
+
+
+def paged(items: list, token: str | None, max_results: int | None) -> tuple[list, str | None]:
+    """One page of `items` and the token of the next (an offset, opaque to the caller)."""
+    size = min(max_results or DEFAULT_PAGE, MAX_PAGE)
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise invalid_parameter("The nextToken is not valid.") from None
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def service_view(api: Api, record: dict) -> ServiceView:
+    """The record with what Docker and the deployment records say about it now."""
+    names = names_of(record)
+    working = api.worker is not None and api.worker.working_on(names.service_arn)
+    if record["status"] != ACTIVE:
+        return ServiceView(record, tuple(service_deployments(api, names)), now=time.time())
+    serving = _serving(api.settings, _engine())
+    if record["role"] == FRONTEND:
+        return ServiceView(record, running=int(FRONTEND_SERVICE in serving), working=working, now=time.time())
+    kept = tuple(service_deployments(api, names))
+    latest = kept[0].deployment if kept else None
+    if latest is not None and not latest.finished_:
+        return ServiceView(record, kept, running=int(slot_service(latest.source) in serving),
+                           candidate_running=int(slot_service(latest.target) in serving), working=working,
+                           now=time.time())
+    state = StateFile(api.settings.state_file).load()
+    production = state.traffic.production if state is not None else None
+    running = int(production is not None and slot_service(production) in serving)
+    return ServiceView(record, kept, running=running, working=working, now=time.time())
+
+
+def service_deployments(api: Api, names: ServiceNames) -> list[KeptDeployment]:
+    """The service's deployments, newest first."""
+    kept = kept_deployments(DeploymentHistory(history_dir(api.settings.state_dir)),
+                            StateFile(api.settings.state_file).load())
+    return [k for k in kept if (k.deployment.names.service, k.deployment.names.cluster) == (names.service,
+                                                                                          names.cluster)]
+
+
+def run_in_worker(api: Api, service: str, verb: Callable[..., Deployment]) -> Callable[[], Deployment]:
+    """A worker job calling a deploying verb (run_continue, run_rollback, ...) with its output on serve's."""
+    say = _say(service)
+    return lambda: verb(observer=ignore, progress=say, warn=say)
+
+
+def _say(service: str) -> Callable[[str], None]:
+    return lambda text: print(f"[service {service}] {text}", flush=True)
+
+
+def service_ref(api: Api, ref: str, cluster: str | None) -> tuple[str, str]:
+    """(cluster, service name) from a name or a service ARN (arn:...:service/CLUSTER/NAME)."""
+    if ref.startswith("arn:"):
+        parts = ref.split(":", 5)[-1].split("/")
+        if len(parts) == 3 and parts[0] == "service":
+            return resolve_cluster(api, parts[1]), parts[2]
+        raise invalid_parameter(f"{ref} is not a service ARN.")
+    return resolve_cluster(api, cluster), ref
+
+
+def active_record(api: Api, cluster: str, name: str) -> dict:
+    record = api.store.service(cluster, name)
+    if record is None or record["status"] != ACTIVE:
+        raise service_not_found()
+    return record
+
+
+def _refuse_if_deploying(api: Api, names: ServiceNames) -> None:
+    state = StateFile(api.settings.state_file).load()
+    d = state.deployment if state is not None else None
+    if d is not None and not d.finished_:
+        arn = d.names.service_deployment_arn(d.id)
+        raise client_error(f"Service deployment {arn} is in progress ({d.status}, {d.stage}); wait for it to end, "
+                           f"or stop it with aws ecs stop-service-deployment.")
+    if api.worker.working_on(names.service_arn):
+        raise client_error(f"The kit is still bringing service {names.service} to its task definition; "
+                           f"wait for it (aws ecs wait services-stable).")
+
+
+def _checked(api: Api, definition: dict, names: ServiceNames,
+             task_definition: dict) -> tuple[ServiceDefinition, Revision]:
+    """The backend's definition and revision, checked as `bgctl deploy --service-definition` checks a file."""
+    config = load_config(api.settings)
+    family, number = task_definition["family"], task_definition["revision"]
+    try:
+        sd = parse_service_definition(as_update_input(definition, names.service, names.cluster),
+                                      source=f"Service {names.service}", operation=UPDATE_SERVICE,
+                                      functions=config.functions.keys(), config_name=api.settings.config_path.name)
+        revision = parse_task_definition(json.dumps(task_definition), source=revision_source(family, number),
+                                         service_connect_port=SERVICE_CONNECT_PORT)
+    except InvalidInput as exc:
+        raise client_error(str(exc)) from None
+    _check_images(api.settings, task_definition)
+    return sd, revision
+
+
+def _check_images(settings: Settings, task_definition: dict) -> None:
+    """Every container's image is here, or a registry gives it now; else one sentence, nothing changed.
+
+    The official nginx and Envoy names are the kit's own (bgctl up pulls or builds their stand-ins).
+    """
+    kit = standin_images(settings.project_dir)
+    engine = _engine()
+    where = f"{task_definition['family']}:{task_definition['revision']}"
+    for container in task_definition.get("containerDefinitions") or ():
+        image = container.get("image") or ""
+        if kit.resolve(image) != image or engine.image_exists(image) or engine.pull(image) is None:
+            continue
+        raise client_error(
+            f"The image {image} of container {container.get('name')} in task definition {where} is not available "
+            f"locally and no registry answers; make it available with docker load -i FILE.tar, "
+            f"docker build -t {image} DIR, or docker tag IMAGE {image}.")
+
+
+def _create_job(api: Api, names: ServiceNames, sd: ServiceDefinition | None,
+                revision: Revision | None) -> Callable[[], object]:
+    """Bring the stack up; for the backend, deploy its task definition at once unless production runs it
+    already (ECS's first deployment of a service: no bake, no hooks)."""
+    settings = api.settings
+    say = _say(names.service)
+
+    def job() -> object:
+        _ensure_up(settings, say)
+        if sd is None or revision is None:
+            return None
+        state = StateFile(settings.state_file).load()
+        production = state.traffic.production
+        running = state.revisions.get(production) or shipped_revision(production, settings.project_dir / "revisions")
+        if same_revision(running, revision):
+            say(f"{production} already runs {revision.source}; nothing to deploy.")
+            return None
+        request = request_from_definition(settings, sd, revision, config=load_config(settings),
+                                          target=other_slot(production))
+        request = replace(request, bake_seconds=0.0, hooks=(), pause_at=None,
+                          desired_count=desired_count({"definition": {"desiredCount": sd.desired_count}}))
+        return with_deployer(settings, observer=ignore, progress=say, warn=say,
+                             action=lambda deployer: deployer.start(request))
+
+    return job
+
+
+def _ensure_up_then(settings: Settings, say: Callable[[str], None], then: Callable[[], Deployment]) -> Deployment:
+    _ensure_up(settings, say)
+    return then()
+
+
+def _ensure_up(settings: Settings, say: Callable[[str], None]) -> None:
+    # The worker's own connection: the handlers' is used under the API's lock, from other threads.
+    engine = DockerEngine.connect()
+    try:
+        serving = _serving(settings, engine)
+    finally:
+        engine.close()
+    if ENVOY_SERVICE in serving and FRONTEND_SERVICE in serving:
+        return
+    say("The stack is not up; starting it (bgctl up) ...")
+    run_up(settings, say)
+
+
+def _serving(settings: Settings, engine: DockerEngine) -> set[str]:
+    """The project's Compose services whose container runs and is healthy."""
+    try:
+        return {name for name, s in engine.services(settings.project_name).items() if s.serving}
+    except BgctlError as exc:
+        raise ApiError("ServerException", str(exc), status=500) from None
+
+
+_ENGINE: list[DockerEngine] = []
+
+
+def _engine() -> DockerEngine:
+    """One Engine API connection for the handlers (they run one at a time, under the API's lock)."""
+    if not _ENGINE:
+        try:
+            _ENGINE.append(DockerEngine.connect())
+        except BgctlError as exc:
+            raise ApiError("ServerException", str(exc), status=500) from None
+    return _ENGINE[0]
+
