@@ -2,16 +2,16 @@
 
 The records are the ones `bgctl deployments` and `bgctl describe` read
 (adapters/deployment_history.py, core/ecs_records.py), filtered by service;
-continuing and rolling back are the verbs `bgctl continue` and `bgctl rollback`,
-run in the worker. A rollback asked while the worker runs the deployment goes
-through the rollback request file, as `bgctl rollback` from another terminal does:
-the deployer checks it between steps.
+continuing and rolling back are the verbs `bgctl continue` and `bgctl rollback`.
+StopServiceDeployment runs `bgctl rollback`'s logic beside the worker: when the
+worker's deployer holds the stack's lock (a flock is per open file, so this
+process sees StackBusy too), it asks that deployer through the rollback request
+file, as `bgctl rollback` from another terminal does, and waits for the outcome.
 """
 
 from __future__ import annotations
 
 from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, kept_deployments
-from bgctl.adapters.rollback_request import RollbackRequestFile
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.operations import Api, ApiError, client_error, operation
 from bgctl.api.services import service_ref, paged, run_in_worker, service_deployments
@@ -69,7 +69,7 @@ def continue_deployment(api: Api, body: dict) -> dict:
     awaiting = [e.hook_id for e in d.awaiting()]
     if d.paused and d.pause_at == d.stage:
         awaiting.append(f"pause-at-{d.stage.value}")
-    if d.finished_ or hook_id not in awaiting or api.worker.working_on(d.names.service_arn):
+    if d.finished_ or hook_id not in awaiting:
         raise client_error(f"No lifecycle hook {hook_id} of service deployment {arn} awaits action "
                            f"(awaiting: {', '.join(awaiting) or 'none'}; the deployment is {d.status}).")
     settings = api.settings
@@ -97,14 +97,12 @@ def stop_deployment(api: Api, body: dict) -> dict:
                            "revision, so use stopType ROLLBACK.")
     if d.finished_ or d.rolling_back:
         raise ApiError("ConflictException", f"Service deployment {arn} is {d.status}; there is nothing to stop.")
-    if api.worker.working_on(d.names.service_arn):
-        # The worker's deployer holds the stack's lock: ask it, as bgctl rollback from another terminal does.
-        RollbackRequestFile(api.settings.rollback_request_file).leave()
-    else:
-        settings = api.settings
-        api.worker.submit(f"rollback {d.id}", run_in_worker(api, d.names.service,
-                                                            lambda **kw: run_rollback(settings, **kw)),
-                          key=d.names.service_arn)
+    # bgctl rollback's own way: roll back here if no deployer runs it (paused, or its bgctl died), else
+    # ask the one that does (the worker's, or another bgctl's) through the rollback request file and
+    # wait for the outcome -- beside the worker, which may be busy running that very deployment.
+    settings = api.settings
+    api.worker.beside(f"rollback {d.id}", run_in_worker(api, d.names.service,
+                                                         lambda **kw: run_rollback(settings, **kw)))
     return {"serviceDeploymentArn": arn}
 
 

@@ -57,6 +57,12 @@ class DeploymentWorker:
                 self._thread.start()
         self._queue.put(job)
 
+    def beside(self, name: str, action: Callable[[], object]) -> None:
+        """Run `action` now in a thread of its own: for a verb that coordinates with the worker's
+        deployment through the stack's lock and the rollback request file (StopServiceDeployment)."""
+        threading.Thread(target=self._guarded, args=(Job(name, action),), name=f"bgctl-api-{name}",
+                         daemon=True).start()
+
     def join(self, timeout: float | None = None) -> None:
         """Wait until every job submitted so far has ended."""
         with self._idle:
@@ -66,17 +72,21 @@ class DeploymentWorker:
         while True:
             job = self._queue.get()
             try:
-                job.action()
-                self.last_error = None
-            except BaseException as exc:  # noqa: BLE001 (a thread's end: keep the sentence for the API)
-                self.last_error = f"{job.name}: {exc}"
-                print(f"bgctl serve: {job.name} failed: {exc}", file=sys.stderr, flush=True)
-                if not isinstance(exc, Exception):
-                    traceback.print_exc()
+                self._guarded(job)
             finally:
                 with self._idle:
                     self._jobs.remove(job)
                     self._idle.notify_all()
+
+    def _guarded(self, job: Job) -> None:
+        try:
+            job.action()
+            self.last_error = None
+        except BaseException as exc:  # noqa: BLE001 (a thread's end: keep the sentence for serve's output)
+            self.last_error = f"{job.name}: {exc}"
+            print(f"bgctl serve: {job.name} failed: {exc}", file=sys.stderr, flush=True)
+            if not isinstance(exc, Exception):
+                traceback.print_exc()
 
     def resume_interrupted(self) -> None:
         """Go on with a deployment a killed serve (or bgctl) left running (not one that is paused).
