@@ -54,7 +54,11 @@ class Serve:
         self.kit = kit
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.log = open(kit.extra_env["BGCTL_CONFIG"] + ".serve.log", "w")
+        self.log = open(kit.extra_env["BGCTL_CONFIG"] + ".serve.log", "a")
+        self.start()
+
+    def start(self) -> None:
+        kit = self.kit
         self.process = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=kit.env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
         self.ecs = boto3.client("ecs", endpoint_url=self.url, region_name="us-east-1",
@@ -71,8 +75,15 @@ class Serve:
         until(answers, timeout=30)
 
     def output(self) -> str:
-        self.log.flush()
-        return open(self.log.name).read()
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def kill_and_start_again(self) -> None:
+        self.process.kill()
+        self.process.wait(15)
+        self.start()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -298,9 +309,22 @@ def test_stop_service_deployment_rolls_back(serve):
     assert [serve.kit.get("/", headers).text for headers in ({}, SEED_HEADER)] == [BLUE, BLUE]
 
 
+def test_a_deployment_whose_serve_was_killed_goes_on_in_the_next_serve(serve):
+    before = arns(serve)
+    update(serve, f"{BACKEND_FAMILY}:2", [], bake=4)
+    arn = new_deployment(serve, before)
+    until(lambda: latest_deployment(serve).get("lifecycleStage") == "BAKE_TIME", timeout=120, interval=0.1)
+
+    serve.kill_and_start_again()
+
+    assert ended(serve, arn)["status"] == "SUCCESSFUL"
+    assert "resuming the interrupted deployment" in serve.output()
+    assert [serve.kit.get("/").text for _ in range(5)] == [GREEN] * 5
+
+
 def test_delete_service_keeps_the_containers(serve):
     deleted = serve.ecs.delete_service(service="frontend", force=True)["service"]
     assert deleted["status"] == "DRAINING"
     assert serve.ecs.describe_services(services=["frontend"])["services"][0]["status"] == "INACTIVE"
     assert serve.ecs.list_services()["serviceArns"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/default/backend"]
-    assert serve.kit.get("/").text == BLUE
+    assert serve.kit.get("/").text == GREEN
