@@ -16,11 +16,10 @@ import boto3
 import botocore.exceptions
 import pytest
 import requests
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bgctl.adapters.api_process import running
 from tests.envoy_host import free_port
-from tests.integration.conftest import REPO, Kit
+from tests.integration.conftest import REPO, Kit, status_json, until
 
 FAMILY = "ecs-service-connect-backend"
 ARN = "arn:aws:ecs:us-east-1:123456789012"
@@ -35,8 +34,7 @@ class Serve:
         self.url = kit.settings.api_url
         self.process = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=kit.env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.05), retry=retry_if_result(lambda ready: not ready))(
-            self._ready)
+        until(self._ready, timeout=30)
 
     def _ready(self) -> bool:
         assert self.process.poll() is None, f"bgctl serve exited: {self.process.communicate()[1]}"
@@ -173,9 +171,7 @@ def test_invalid_input_is_refused_in_aws_shape_and_changes_nothing(serve, ecs):
 
 
 def test_status_names_the_running_serve(serve, kit):
-    result = kit.bgctl("status", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["api"] == {"url": serve.url, "pid": serve.process.pid}
+    assert status_json(kit)["api"] == {"url": serve.url, "pid": serve.process.pid}
     text = kit.bgctl("status")
     assert f"ECS API:    {serve.url} (bgctl serve, pid {serve.process.pid})" in text.stdout.splitlines()
 
@@ -204,7 +200,7 @@ def test_terminating_serve_withdraws_api_json(serve, kit):
     serve.stop()
     assert serve.process.returncode == 0
     assert not kit.settings.api_file.exists()
-    assert json.loads(kit.bgctl("status", "--json").stdout)["api"] is None
+    assert status_json(kit)["api"] is None
     # What it kept is still there for the next serve.
     assert (kit.settings.ecs_dir / "task-definitions" / FAMILY / "2.json").is_file()
 
