@@ -186,13 +186,11 @@ def test_a_second_serve_of_the_project_is_refused(serve, kit):
 def test_a_taken_port_is_one_sentence_naming_bgctl_api_port(serve, kit):
     other = Kit.new("bgapi")
     other.extra_env["BGCTL_API_PORT"] = str(kit.settings.api_port)
-    try:
-        result = other.bgctl("serve", timeout=30)
-        assert result.returncode == 1
-        assert result.stderr.count("\n") == 1 and "BGCTL_API_PORT" in result.stderr
-        assert result.stderr.startswith(f"bgctl: 127.0.0.1:{kit.settings.api_port} is taken")
-    finally:
-        other.teardown()
+    result = other.bgctl("serve", timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "BGCTL_API_PORT" in result.stderr
+    assert result.stderr.startswith(f"bgctl: 127.0.0.1:{kit.settings.api_port} is taken")
+    assert not other.settings.api_file.exists()  # it never started, so there is nothing to take down
 
 
 def test_terminating_serve_withdraws_api_json(serve, kit):
