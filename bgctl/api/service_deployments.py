@@ -14,7 +14,8 @@ from __future__ import annotations
 from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, kept_deployments
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.operations import Api, ApiError, client_error, operation
-from bgctl.api.services import service_ref, paged, run_in_worker, service_deployments
+from bgctl.api.paging import page
+from bgctl.api.services import service_ref, run_in_worker, service_deployments
 from bgctl.cli.continue_ import run_continue
 from bgctl.cli.rollback import run_rollback
 from bgctl.core.ecs_records import (KeptDeployment, describe_service_deployments, list_service_deployments,
@@ -41,8 +42,8 @@ def list_deployments(api: Api, body: dict) -> dict:
               if (not statuses or k.deployment.status.value in statuses)
               and (created.get("after") is None or k.deployment.created >= float(created["after"]))
               and (created.get("before") is None or k.deployment.created <= float(created["before"]))]
-    page, token = paged(chosen, body.get("nextToken"), body.get("maxResults"))
-    return list_service_deployments(page, token)
+    found, token = page(chosen, body)
+    return list_service_deployments(found, token)
 
 
 @operation("DescribeServiceDeployments")

@@ -24,6 +24,7 @@ from bgctl.adapters.project_files import load_config, shipped_revision
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.clusters import resolve_cluster
 from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter, operation
+from bgctl.api.paging import page
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
 from bgctl.cli.session import with_deployer
@@ -41,10 +42,6 @@ from bgctl.core.taskdef import Revision, parse_task_definition
 from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, SERVICE_CONNECT_PORT, slot_service
 from bgctl.core.traffic import other_slot
 from bgctl.lifecycle.events import ignore
-
-DEFAULT_PAGE = 10
-MAX_PAGE = 100
-
 
 def service_not_found() -> ApiError:
     return ApiError("ServiceNotFoundException", "Service not found.")
@@ -146,8 +143,8 @@ def describe_services(api: Api, body: dict) -> dict:
 def list_services(api: Api, body: dict) -> dict:
     cluster = resolve_cluster(api, body.get("cluster"))
     arns = sorted(names_of(r).service_arn for r in api.store.services(cluster) if r["status"] == ACTIVE)
-    page, token = paged(arns, body.get("nextToken"), body.get("maxResults"))
-    return {"serviceArns": page, **({"nextToken": token} if token else {})}
+    chosen, token = page(arns, body)
+    return {"serviceArns": chosen, **({"nextToken": token} if token else {})}
 
 
 @operation("DeleteService")
@@ -166,17 +163,6 @@ def delete_service(api: Api, body: dict) -> dict:
 
 
 # -- what the operations share -------------------------------------------------------------
-
-
-def paged(items: list, token: str | None, max_results: int | None) -> tuple[list, str | None]:
-    """One page of `items` and the token of the next (an offset, opaque to the caller)."""
-    size = min(max_results or DEFAULT_PAGE, MAX_PAGE)
-    try:
-        start = int(token) if token else 0
-    except ValueError:
-        raise invalid_parameter("The nextToken is not valid.") from None
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
 
 
 def service_view(api: Api, record: dict) -> ServiceView:
