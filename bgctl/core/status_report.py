@@ -110,6 +110,17 @@ class RoutesReport:
 
 
 @dataclass(frozen=True)
+class ApiEndpoint:
+    """The project's running `bgctl serve`: where it answers the ECS API."""
+
+    url: str
+    pid: int
+
+    def to_dict(self) -> dict:
+        return {"url": self.url, "pid": self.pid}
+
+
+@dataclass(frozen=True)
 class StatusReport:
     project: str
     running: bool
@@ -123,6 +134,7 @@ class StatusReport:
     warnings: tuple[str, ...]
     ingress: str
     admin: str
+    api: ApiEndpoint | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -141,12 +153,14 @@ class StatusReport:
             "warnings": list(self.warnings),
             "ingress": self.ingress,
             "admin": self.admin,
+            "api": self.api.to_dict() if self.api else None,
         }
 
 
 def status_report(*, project: str, ingress: str, admin: str, state: State | None, seen: Observed, now: float,
-                  shipped_revision: Revision | None = None) -> StatusReport:
-    """`shipped_revision`: the deployment target's shipped revision, shown when it runs that one."""
+                  shipped_revision: Revision | None = None, api: ApiEndpoint | None = None) -> StatusReport:
+    """`shipped_revision`: the deployment target's shipped revision, shown when it runs that one;
+    `api`: the project's running `bgctl serve`, if any."""
     envoy = seen.services.get(ENVOY_SERVICE)
     running = envoy is not None and envoy.status == "running"
     traffic = state.traffic if state else None
@@ -177,4 +191,5 @@ def status_report(*, project: str, ingress: str, admin: str, state: State | None
         warnings=tuple(disagreements(state, seen)) if state and running else (),
         ingress=ingress,
         admin=admin,
+        api=api,
     )
