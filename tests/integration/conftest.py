@@ -248,3 +248,52 @@ def definition(tmp_path, hooks: list[dict]) -> str:
     path = tmp_path / "service.json"
     path.write_text(json.dumps(data))
     return str(path)
+
+
+class Serve:
+    """`bgctl serve` for a Kit project, started as a user starts it (its own process), and a boto3
+    ECS client pointed at it. The kit's extra_env must hold a free BGCTL_API_PORT."""
+
+    def __init__(self, kit: Kit, log: Path | None = None) -> None:
+        import tempfile
+        self.kit = kit
+        self.url = kit.settings.api_url
+        self.log_path = log or Path(tempfile.mkstemp(prefix=f"{kit.project}-serve-", suffix=".log")[1])
+        self.start()
+
+    def start(self) -> None:
+        import boto3
+        from botocore.config import Config
+
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=self.kit.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        # No retries: a test sees each answer as a script's first call would.
+        self.ecs = boto3.client("ecs", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="any",
+                                aws_secret_access_key="any", config=Config(retries={"max_attempts": 1}))
+
+        def answers() -> bool:
+            assert self.process.poll() is None, f"bgctl serve exited: {self.output()}"
+            try:
+                return requests.post(self.url, timeout=2).status_code > 0
+            except requests.RequestException:
+                return False
+
+        until(answers, timeout=30)
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def kill_and_start_again(self) -> None:
+        self.process.kill()
+        self.process.wait(15)
+        self.start()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(15)

@@ -16,14 +16,11 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
-import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, until
+from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, Serve, until
 from tests.integration.test_deploy import assert_seed_response
 
 HANDLERS = HERE / "handlers" / "recording_hooks.py"
@@ -47,53 +44,6 @@ def lambda_arn(name: str) -> str:
     return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
 
 
-class Serve:
-    """`bgctl serve` for a Kit project, and a boto3 ECS client pointed at it."""
-
-    def __init__(self, kit: Kit, port: int) -> None:
-        self.kit = kit
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = open(kit.extra_env["BGCTL_CONFIG"] + ".serve.log", "a")
-        self.start()
-
-    def start(self) -> None:
-        kit = self.kit
-        self.process = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=kit.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.ecs = boto3.client("ecs", endpoint_url=self.url, region_name="us-east-1",
-                                aws_access_key_id="any", aws_secret_access_key="any",
-                                config=Config(retries={"max_attempts": 1}))
-
-        def answers():
-            assert self.process.poll() is None, self.output()
-            try:
-                return requests.post(self.url, timeout=2).status_code > 0
-            except requests.RequestException:
-                return False
-
-        until(answers, timeout=30)
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def kill_and_start_again(self) -> None:
-        self.process.kill()
-        self.process.wait(15)
-        self.start()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory):
     folder = tmp_path_factory.mktemp("api")
@@ -108,7 +58,7 @@ def serve(tmp_path_factory):
     config = folder / "bgctl.toml"
     config.write_text(text)
     kit.extra_env.update({"BGCTL_CONFIG": str(config), "BGCTL_MINUTE": "1s", "BGCTL_API_PORT": str(free_port())})
-    server = Serve(kit, int(kit.extra_env["BGCTL_API_PORT"]))
+    server = Serve(kit, log=folder / "serve.log")
     try:
         yield server
     finally:

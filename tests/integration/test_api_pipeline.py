@@ -14,33 +14,21 @@ import sys
 import time
 
 import pytest
-import requests
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import BLUE, GREEN, REPO, until
+from tests.integration.conftest import BLUE, GREEN, REPO, Serve
 
 SCRIPT = REPO / "examples" / "ecs-api" / "pipeline.sh"
 
 
 @pytest.fixture
 def served(fresh_kit):
-    api_port = free_port()
-    fresh_kit.extra_env.update({"BGCTL_API_PORT": str(api_port), "BGCTL_MINUTE": "1s"})
-    server = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=fresh_kit.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-    def answers() -> bool:
-        try:
-            return requests.post(f"http://127.0.0.1:{api_port}/", timeout=2).status_code == 400
-        except requests.RequestException:
-            return False
-
+    fresh_kit.extra_env.update({"BGCTL_API_PORT": str(free_port()), "BGCTL_MINUTE": "1s"})
+    server = Serve(fresh_kit)
     try:
-        until(answers, timeout=30)
         yield fresh_kit
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def test_the_pipeline_script_deploys_green_through_the_ecs_api(served):

@@ -17,41 +17,12 @@ import botocore.exceptions
 import pytest
 import requests
 
-from bgctl.adapters.api_process import running
 from tests.envoy_host import free_port
-from tests.integration.conftest import REPO, Kit, status_json, until
+from tests.integration.conftest import REPO, Kit, Serve, status_json
 
 FAMILY = "ecs-service-connect-backend"
 ARN = "arn:aws:ecs:us-east-1:123456789012"
 TARGET = "AmazonEC2ContainerServiceV20141113."
-
-
-class Serve:
-    """A `bgctl serve` of `kit`, started as a user starts it, in its own process."""
-
-    def __init__(self, kit: Kit) -> None:
-        self.kit = kit
-        self.url = kit.settings.api_url
-        self.process = subprocess.Popen([sys.executable, "-m", "bgctl", "serve"], cwd=REPO, env=kit.env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        until(self._ready, timeout=30)
-
-    def _ready(self) -> bool:
-        assert self.process.poll() is None, f"bgctl serve exited: {self.process.communicate()[1]}"
-        return running(self.kit.settings.api_file) is not None and self._answers()
-
-    def _answers(self) -> bool:
-        try:
-            requests.get(self.url, timeout=1)
-            return True
-        except requests.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process.communicate()
 
 
 @pytest.fixture(scope="module")
