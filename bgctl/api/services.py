@@ -238,6 +238,12 @@ def _checked(api: Api, definition: dict, names: ServiceNames,
     """The backend's definition and revision, checked as `bgctl deploy --service-definition` checks a file."""
     config = load_config(api.settings)
     family, number = task_definition["family"], task_definition["revision"]
+    if (definition.get("deploymentConfiguration") or {}).get("strategy") is None:
+        # The file path refuses it the same way (core/service_definition.py); UpdateService's
+        # parse cannot tell, since an update may leave the strategy to the service.
+        raise invalid_parameter(
+            f"Service {names.service} has no deploymentConfiguration.strategy, which ECS takes as ROLLING; the kit "
+            f"reproduces ECS's blue/green strategies only: set strategy BLUE_GREEN, LINEAR or CANARY.")
     try:
         sd = parse_service_definition(as_update_input(definition, names.service, names.cluster),
                                       source=f"Service {names.service}", operation=UPDATE_SERVICE,

@@ -278,3 +278,12 @@ def test_delete_service_keeps_the_containers(serve):
     assert serve.ecs.describe_services(services=["frontend"])["services"][0]["status"] == "INACTIVE"
     assert serve.ecs.list_services()["serviceArns"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/default/backend"]
     assert serve.kit.get("/").text == GREEN
+    # Deleted, the backend's name may be used again; without a strategy it would be ECS's ROLLING.
+    serve.ecs.delete_service(service="backend", force=True)
+    code, message = error_of(serve.ecs.create_service, serviceName="backend", taskDefinition=f"{BACKEND_FAMILY}:2",
+                             serviceConnectConfiguration=SC)
+    assert code == "InvalidParameterException"
+    assert message == ("Service backend has no deploymentConfiguration.strategy, which ECS takes as ROLLING; the kit "
+                       "reproduces ECS's blue/green strategies only: set strategy BLUE_GREEN, LINEAR or CANARY.")
+    assert serve.ecs.list_services()["serviceArns"] == []
+    assert serve.kit.get("/").text == GREEN
