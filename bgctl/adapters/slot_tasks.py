@@ -130,11 +130,12 @@ class DockerSlotTasks:
                                  f"{count} containers")
             for attrs in containers:
                 status, health = _status(attrs)
+                name = service if count == 1 else _task_name(attrs, self.project)
                 if status not in ("running", "created"):
                     state = attrs["State"]
-                    raise BgctlError(f"{_name(attrs)}'s container {status} (exit code {state.get('ExitCode')})")
+                    raise BgctlError(f"{name}'s container {status} (exit code {state.get('ExitCode')})")
                 if health == "unhealthy":
-                    raise BgctlError(f"{_name(attrs)}'s health check failed")
+                    raise BgctlError(f"{name}'s health check failed")
             if all(_status(a)[0] == "running" and _status(a)[1] in (None, "healthy") for a in containers):
                 return tuple(address for attrs in containers for address in addresses(attrs))
             # The event says what changed; the inspect after it has the rest (exit code, addresses).
@@ -154,16 +155,17 @@ class SlotWatch:
         self.service = service
         self._feed = engine.events(project, service, actions=("die", "health_status"))
         containers = engine.inspect_all(project, service)
-        self._containers = {a["Id"]: _name(a) for a in containers}
+        # One task: the service's name, as always; several: which of them.
+        self._containers = {a["Id"]: service if len(containers) == 1 else _task_name(a, project) for a in containers}
         self._problem: str | None = None
         if not containers:
             self._problem = f"{service}'s container was removed."
         for attrs in containers:
             status, health = _status(attrs)
             if status != "running":
-                self._problem = f"{_name(attrs)}'s container {status}."
+                self._problem = f"{self._containers[attrs['Id']]}'s container {status}."
             elif health == "unhealthy":
-                self._problem = f"{_name(attrs)}'s container turned unhealthy."
+                self._problem = f"{self._containers[attrs['Id']]}'s container turned unhealthy."
 
     def problem(self) -> str | None:
         for event in self._feed.pending():
@@ -188,9 +190,10 @@ def _status(attrs: dict) -> tuple[str | None, str | None]:
     return state.get("Status"), (state.get("Health") or {}).get("Status")
 
 
-def _name(attrs: dict) -> str:
-    """The container's name (`<project>-backend-green-2`): which of the slot's tasks."""
-    return attrs.get("Name", "").lstrip("/")
+def _task_name(attrs: dict, project: str) -> str:
+    """Which of the slot's tasks: `backend-green-2` for the container `<project>-backend-green-2`."""
+    name = attrs.get("Name", "").lstrip("/")
+    return name[len(project) + 1:] if name.startswith(f"{project}-") else name
 
 
 def _wait_for(feed: EventFeed, containers: set[str], actions: tuple[str, ...], deadline: float) -> dict | None:
