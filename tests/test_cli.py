@@ -49,6 +49,31 @@ def test_help_lists_the_contract():
         assert f"  {verb} " in result.stdout
 
 
+def test_down_keep_history_keeps_the_registered_task_definitions_but_not_clusters_or_services(tmp_path):
+    from bgctl.cli.down import remove_state
+
+    state_dir = tmp_path / ".bgctl" / "p"
+    for name in ("deployments/bgd-1.json", "ecs/task-definitions/web/1.json", "ecs/clusters/default.json",
+                 "ecs/services/default/web.json", "api.json", "state.json"):
+        (state_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (state_dir / name).write_text("{}")
+    remove_state(state_dir, keep_history=True)
+    assert sorted(p.relative_to(state_dir).as_posix() for p in state_dir.rglob("*.json")) == [
+        "deployments/bgd-1.json", "ecs/task-definitions/web/1.json"]
+
+
+def test_a_failed_first_up_keeps_what_a_running_serve_holds(tmp_path):
+    from bgctl.cli.down import remove_state
+
+    state_dir = tmp_path / ".bgctl" / "p"
+    for name in ("ecs/services/default/web.json", "api.json", "state.json", "routes/rds.yaml"):
+        (state_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (state_dir / name).write_text("{}")
+    remove_state(state_dir, keep_history=True, keep_api=True)
+    assert sorted(p.relative_to(state_dir).as_posix() for p in state_dir.rglob("*") if p.is_file()) == [
+        "api.json", "ecs/services/default/web.json"]
+
+
 def test_a_failed_first_up_removes_the_state_folder_but_the_kept_history(tmp_path):
     from bgctl.cli.down import remove_state
 

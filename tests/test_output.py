@@ -333,6 +333,18 @@ def test_status_without_a_state_file_does_not_print_routes_or_traffic():
     assert output(c) == [f"Project bgctl: green serves production at {INGRESS}/", "Deployment: none"]
 
 
+def test_status_names_the_running_ecs_api():
+    from bgctl.core.status_report import ApiEndpoint
+
+    report = status_report(warnings=(), deployment=None, containers={},
+                           api=ApiEndpoint("http://127.0.0.1:4599", 1234))
+    c = console()
+    print_status(c, report)
+    lines = output(c)
+    assert lines[1] == "ECS API:    http://127.0.0.1:4599 (bgctl serve, pid 1234)"
+    assert report.to_dict()["api"] == {"url": "http://127.0.0.1:4599", "pid": 1234}
+
+
 # -- status --json ----------------------------------------------------------------------------
 
 
@@ -352,7 +364,9 @@ def test_status_json_keys_are_the_contract():
     report = status_report(project="bgctl", ingress=INGRESS, admin="http://localhost:9901", state=state, seen=seen,
                            now=1060.0, shipped_revision=shipped).to_dict()
     assert list(report) == ["project", "running", "production", "production_revision", "weights", "test_rule",
-                            "deployment", "routes", "containers", "warnings", "ingress", "admin", "tasks"]
+                            "deployment", "routes", "containers", "warnings", "ingress", "admin", "api",
+                            "tasks"]
+    assert report["api"] is None
     assert (report["production"], report["weights"], report["running"]) == ("green", {"blue": 0, "green": 100}, True)
     assert report["production_revision"] == "shipped green revision"
     # The deployment's source and target against their desired counts (no slot container observed here).

@@ -24,18 +24,22 @@ class EcsStore:
 
     # Task definitions
 
+    @property
+    def task_definitions_dir(self) -> Path:
+        return self.directory / "task-definitions"
+
     def task_definition_revisions(self, family: str) -> list[int]:
-        folder = self.directory / "task-definitions" / family
+        folder = self.task_definitions_dir / family
         return sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()) if folder.is_dir() else []
 
     def task_definition(self, family: str, revision: int) -> dict | None:
-        return self._read(self.directory / "task-definitions" / family / f"{revision}.json")
+        return self._read(self.task_definitions_dir / family / f"{revision}.json")
 
     def save_task_definition(self, family: str, revision: int, record: dict) -> None:
-        self._write(self.directory / "task-definitions" / family / f"{revision}.json", record)
+        self._write(self.task_definitions_dir / family / f"{revision}.json", record)
 
     def families(self) -> list[str]:
-        folder = self.directory / "task-definitions"
+        folder = self.task_definitions_dir
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     # Clusters

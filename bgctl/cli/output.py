@@ -114,6 +114,8 @@ def print_status(console: Console, report: StatusReport) -> None:
         revision = report.production_revision or ""
         console.print(f"Project {report.project}: [bold]{report.production}[/bold] serves production "
                       f"at {report.ingress}/" + (f"  [dim]{revision}[/dim]" if revision else ""))
+    if report.api:
+        console.print(f"ECS API:    {report.api.url} (bgctl serve, pid {report.api.pid})")
     weights = ", ".join(f"{slot} {pct}%" for slot, pct in report.weights.items())
     if weights:
         console.print(f"Traffic:    {weights}")

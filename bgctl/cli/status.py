@@ -7,12 +7,13 @@ import time
 
 import click
 
+from bgctl.adapters.api_process import running
 from bgctl.adapters.project_files import load_settings, shipped_revision
 from bgctl.cli.output import out, print_status
 from bgctl.cli.wiring import checked_stack, open_context
 from bgctl.core.errors import InvalidInput
 from bgctl.core.settings import Settings
-from bgctl.core.status_report import StatusReport, status_report
+from bgctl.core.status_report import ApiEndpoint, StatusReport, status_report
 
 
 @click.command()
@@ -37,5 +38,7 @@ def run_status(settings: Settings) -> StatusReport:
             shipped = shipped_revision(state.deployment.target, settings.project_dir / "revisions")
         except InvalidInput:
             shipped = None  # a report is still worth printing without it
+    serve = running(settings.api_file)
     return status_report(project=settings.project_name, ingress=settings.ingress_url, admin=settings.admin_url,
-                         state=state, seen=seen, now=time.time(), shipped_revision=shipped)
+                         state=state, seen=seen, now=time.time(), shipped_revision=shipped,
+                         api=ApiEndpoint(serve.url, serve.pid) if serve else None)

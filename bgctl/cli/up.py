@@ -78,9 +78,10 @@ def run_up(settings: Settings, progress: Progress) -> UpResult:
     except BgctlError:
         if not before:
             # Nothing was there before this `up`: leave nothing half-started, but the history
-            # a `down --keep-history` kept is the user's and stays.
+            # a `down --keep-history` kept is the user's and stays, as does what a running
+            # `bgctl serve` (which may have asked for this `up`) holds.
             ctx.stack.down()
-            remove_state(settings.state_dir, keep_history=True)
+            remove_state(settings.state_dir, keep_history=True, keep_api=True)
         raise
     return UpResult(
         ingress_url=settings.ingress_url,

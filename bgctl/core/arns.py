@@ -24,7 +24,7 @@ class ServiceNames:
     account: str = ACCOUNT
 
     def _arn(self, resource: str) -> str:
-        return f"arn:aws:ecs:{self.region}:{self.account}:{resource}"
+        return ecs_arn(resource, region=self.region, account=self.account)
 
     @property
     def cluster_arn(self) -> str:
@@ -41,7 +41,33 @@ class ServiceNames:
         return self._arn(f"service-revision/{self.cluster}/{self.service}/{revision_id}")
 
     def task_definition_arn(self, family: str, revision: int) -> str:
-        return self._arn(f"task-definition/{family}:{revision}")
+        return task_definition_arn(family, revision, region=self.region, account=self.account)
+
+
+def ecs_arn(resource: str, *, region: str = REGION, account: str = ACCOUNT) -> str:
+    """`resource` (e.g. "cluster/default") as an ECS ARN."""
+    return f"arn:aws:ecs:{region}:{account}:{resource}"
+
+
+def task_definition_arn(family: str, revision: int, *, region: str = REGION, account: str = ACCOUNT) -> str:
+    """A task definition's ARN: a family's revision, not tied to any service or cluster."""
+    return ecs_arn(f"task-definition/{family}:{revision}", region=region, account=account)
+
+
+def cluster_arn(cluster: str) -> str:
+    return ecs_arn(f"cluster/{cluster}")
+
+
+def ecs_resource_id(arn: str, kind: str) -> str | None:
+    """What follows `kind/` in an ECS ARN of that kind ("cluster", "task-definition", ...), else None.
+
+    Any region and account are accepted: a script may carry ARNs from a real
+    account, and the kit has only one of each anyway.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "ecs"] or not parts[5].startswith(f"{kind}/"):
+        return None
+    return parts[5][len(kind) + 1:] or None
 
 
 def lambda_function_name(arn: str) -> str:

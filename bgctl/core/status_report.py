@@ -111,6 +111,17 @@ class RoutesReport:
 
 
 @dataclass(frozen=True)
+class ApiEndpoint:
+    """The project's running `bgctl serve`: where it answers the ECS API."""
+
+    url: str
+    pid: int
+
+    def to_dict(self) -> dict:
+        return {"url": self.url, "pid": self.pid}
+
+
+@dataclass(frozen=True)
 class StatusReport:
     project: str
     running: bool
@@ -124,6 +135,7 @@ class StatusReport:
     warnings: tuple[str, ...]
     ingress: str
     admin: str
+    api: ApiEndpoint | None = None
     # The slots' tasks against their desiredCount: production's, and a deployment's target and source.
     tasks: dict[Slot, TaskCount] = field(default_factory=dict)
 
@@ -144,14 +156,16 @@ class StatusReport:
             "warnings": list(self.warnings),
             "ingress": self.ingress,
             "admin": self.admin,
+            "api": self.api.to_dict() if self.api else None,
             "tasks": {slot: {"desired": c.desired, "running": c.running, "healthy": c.healthy}
                       for slot, c in self.tasks.items()},
         }
 
 
 def status_report(*, project: str, ingress: str, admin: str, state: State | None, seen: Observed, now: float,
-                  shipped_revision: Revision | None = None) -> StatusReport:
-    """`shipped_revision`: the deployment target's shipped revision, shown when it runs that one."""
+                  shipped_revision: Revision | None = None, api: ApiEndpoint | None = None) -> StatusReport:
+    """`shipped_revision`: the deployment target's shipped revision, shown when it runs that one;
+    `api`: the project's running `bgctl serve`, if any."""
     envoy = seen.services.get(ENVOY_SERVICE)
     running = envoy is not None and envoy.status == "running"
     traffic = state.traffic if state else None
@@ -182,6 +196,7 @@ def status_report(*, project: str, ingress: str, admin: str, state: State | None
         warnings=tuple(disagreements(state, seen)) if state and running else (),
         ingress=ingress,
         admin=admin,
+        api=api,
         tasks=_task_counts(state, seen),
     )
 

@@ -32,7 +32,7 @@ def action_kit():
 
 
 def run_script(kit: Kit, mode: str, work, **inputs: str) -> subprocess.CompletedProcess:
-    env = {**kit.env, "BGCTL_MINUTE": "0.1s", "INPUT_WORKING_DIRECTORY": str(work), "RECORD_DIR": "record",
+    env = {**kit.env, "BGCTL_MINUTE": "2s", "INPUT_WORKING_DIRECTORY": str(work), "RECORD_DIR": "record",
            **{f"INPUT_{k.upper()}": v for k, v in inputs.items()}}
     env.pop("BGCTL_CONFIG", None)
     # The script calls `bgctl` as the action's job would: the one installed beside this Python.

@@ -198,10 +198,12 @@ def test_in_progress_hook_is_called_again_with_its_details(blue_serves, tmp_path
 
 def test_kill_9_during_bake_then_continue_does_not_restart_the_bake(blue_serves):
     kit = blue_serves
-    deploying = deploy_in_background(kit, "green", "--bake-time", "12s")
+    # 30 s: on a loaded machine one `bgctl status` can take seconds, and the window in which
+    # to kill it (a third of the bake done, the bake not over) must outlast a few of them.
+    deploying = deploy_in_background(kit, "green", "--bake-time", "30s")
     bake = wait_for_stage(kit, "BAKE_TIME")
     # A third of the bake done, so that resuming must not bake all of it again.
-    until(lambda: (status_json(kit)["deployment"]["bake_remaining"] or 12) <= 8, 30, interval=0.2)
+    until(lambda: (status_json(kit)["deployment"]["bake_remaining"] or 30) <= 20, 60, interval=0.2)
     os.kill(deploying.pid, signal.SIGKILL)
     deploying.wait(10)
     report = status_json(kit)
@@ -215,10 +217,10 @@ def test_kill_9_during_bake_then_continue_does_not_restart_the_bake(blue_serves)
     took = time.monotonic() - resumed_at
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Resuming an interrupted deployment at BAKE_TIME" in result.stdout
-    assert took < 12  # only what was left of the bake
+    assert took < 30  # only what was left of the bake
     history = {r["stage"]: r for r in status_json(kit)["deployment"]["history"]}
     assert history["BAKE_TIME"]["started"] == bake_started
-    assert 12 <= history["BAKE_TIME"]["seconds"] < 20
+    assert 30 <= history["BAKE_TIME"]["seconds"] < 40
     assert status_json(kit)["deployment"]["status"] == "SUCCESSFUL"
     del bake
 
