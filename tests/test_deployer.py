@@ -96,8 +96,12 @@ class FakeWatch:
 
 
 class FakeTasks:
+    """A slot's first task in `tasks`; with a desired count above one, the others in `siblings`."""
+
     def __init__(self) -> None:
         self.tasks: dict[str, ServiceState] = {"blue": running("blue")}
+        self.siblings: dict[str, list[ServiceState]] = {}
+        self.counts: list[tuple[str, int]] = []
         self.calls: list[tuple[str, str]] = []
         self.revisions: dict[str, Revision | None] = {}
         self.watches: list[FakeWatch] = []
@@ -108,14 +112,20 @@ class FakeTasks:
     def state(self, slot: str) -> ServiceState | None:
         return self.tasks.get(slot)
 
-    def start(self, slot: str, revision: Revision | None, *, timeout: float) -> tuple[str, ...]:
+    def all_tasks(self, slot: str) -> tuple[ServiceState, ...]:
+        first = self.tasks.get(slot)
+        return ((first,) if first else ()) + tuple(self.siblings.get(slot, ()))
+
+    def start(self, slot: str, revision: Revision | None, *, timeout: float, count: int = 1) -> tuple[str, ...]:
         self.calls.append(("start", slot))
+        self.counts.append((slot, count))
         if slot in self.cannot_start:
             raise BgctlError(f"Docker could not start backend-{slot}: no such image")
         if slot in self.never_healthy:
             self.tasks[slot] = running(slot, "unhealthy")
             raise BgctlError(f"backend-{slot} was not healthy within {timeout:g}s")
         self.tasks[slot] = running(slot)
+        self.siblings[slot] = [running(slot)] * (count - 1)
         self.revisions[slot] = revision
         return (f"10.0.0.{len(self.calls)}",)
 
@@ -123,6 +133,7 @@ class FakeTasks:
         self.calls.append(("stop", slot))
         if slot in self.tasks:
             self.tasks[slot] = replace(self.tasks[slot], status="exited", health=None)
+        self.siblings[slot] = [replace(t, status="exited", health=None) for t in self.siblings.get(slot, ())]
         if slot in self.crash_after_stop:
             self.crash_after_stop.discard(slot)
             raise Crash(f"killed right after stopping {slot}")
@@ -136,6 +147,11 @@ class FakeTasks:
         """`docker kill`: the task dies, and the event stream says so."""
         self.tasks[slot] = replace(self.tasks[slot], status="exited", health=None)
         self._notify(slot, f"backend-{slot}'s container stopped (exit code 137).")
+
+    def kill_sibling(self, slot: str) -> None:
+        """`docker kill` of one of the slot's other tasks."""
+        self.siblings[slot][-1] = replace(self.siblings[slot][-1], status="exited", health=None)
+        self._notify(slot, f"backend-{slot}-2's container stopped (exit code 137).")
 
     def sicken(self, slot: str) -> None:
         self.tasks[slot] = replace(self.tasks[slot], health="unhealthy")
@@ -536,6 +552,56 @@ def test_a_candidate_killed_while_watched_rolls_back(stage):
     assert_rolled_back(world, d, stage=stage, reason="The candidate green stopped (exited) before CLEAN_UP.")
     rolled_back = next(e for e in world.events if e.kind == EventKind.ROLLING_BACK)
     assert rolled_back.message == "The candidate green stopped (exited) before CLEAN_UP."
+
+
+def test_a_desired_count_starts_that_many_tasks_and_the_service_keeps_it():
+    world = World()
+    d = deploy(world, desired_count=3)
+    assert d.status == Status.SUCCESSFUL and (d.desired_count, d.source_count) == (3, 1)
+    assert world.tasks.counts == [("green", 3)]
+    assert world.records.saved.desired_count == 3  # type: ignore[union-attr]
+    # The next deployment's source is the service as it now runs.
+    assert world.deployer().start(request(target="blue")).source_count == 3
+
+
+def test_a_lost_task_with_a_sibling_serving_is_replaced_not_rolled_back():
+    world = World()
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME,
+             lambda: world.clock.after(5.0, lambda: world.tasks.kill_sibling("green")))
+    d = deploy(world, desired_count=2, bake_seconds=60.0)
+    assert d.status == Status.SUCCESSFUL
+    assert world.tasks.counts == [("green", 2), ("green", 2)]  # SCALE_UP, then the replacement
+    assert [t.status for t in world.tasks.all_tasks("green")] == ["running", "running"]
+    notes = [e.message for e in world.events if e.kind == EventKind.NOTE]
+    assert ("backend-green-2's container stopped (exit code 137). green still serves from 1 of 2 tasks; "
+            "starting a replacement.") in notes
+    assert "green runs 2 healthy tasks again." in notes
+    assert world.connect.registered[-1][0] == "green"
+    assert not any(t == PRODUCTION_ON_BLUE for t in world.connect.applied[2:])  # never rolled back
+
+
+def test_a_candidate_with_no_task_left_serving_rolls_back():
+    world = World()
+
+    def kill_all() -> None:
+        world.tasks.kill_sibling("green")
+        world.tasks.kill("green")
+    world.on(EventKind.STAGE_STARTED, Stage.BAKE_TIME, lambda: world.clock.after(5.0, kill_all))
+    d = deploy(world, desired_count=2)
+    assert_rolled_back(world, d, stage=Stage.BAKE_TIME, reason="The candidate green stopped (exited) before CLEAN_UP.")
+    assert world.tasks.counts == [("green", 2)]
+
+
+def test_a_rollback_restarts_the_source_at_its_own_count():
+    world = World()
+    deploy(world, desired_count=2)
+    world.tasks.crash_after_stop.add("green")
+    with pytest.raises(Crash):
+        world.deployer().start(request(target="blue", desired_count=1))
+    # Killed right after CLEAN_UP stopped green (the source, 2 tasks): a rollback starts both again.
+    d = world.deployer().roll_back()
+    assert d.status == Status.ROLLBACK_SUCCESSFUL
+    assert world.tasks.counts[-1] == ("green", 2)
 
 
 def test_a_candidate_that_turns_unhealthy_during_bake_rolls_back_at_once():

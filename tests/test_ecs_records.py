@@ -309,3 +309,13 @@ def test_a_rollback_the_record_does_not_time_is_timed_from_when_the_history_firs
     seen = k.observed(replace(k.deployment, status=Status.ROLLBACK_IN_PROGRESS), 1050.0)
     later = seen.observed(replace(seen.deployment, status=Status.ROLLBACK_SUCCESSFUL), 1060.0)
     assert (later.rollback_started, later.updated) == (1050.0, 1060.0)
+
+
+def test_the_revisions_report_their_desired_counts():
+    scaling = described(make(stage=Stage.SCALE_UP, history=through(Stage.SCALE_UP, ended=False), desired_count=3,
+                             source_count=2))
+    target, [source] = scaling["targetServiceRevision"], scaling["sourceServiceRevisions"]
+    assert (target["requestedTaskCount"], target["runningTaskCount"], target["pendingTaskCount"]) == (3, 0, 3)
+    assert (source["requestedTaskCount"], source["runningTaskCount"]) == (2, 2)
+    baking = described(make(stage=Stage.BAKE_TIME, history=through(Stage.BAKE_TIME, ended=False), desired_count=3))
+    assert baking["targetServiceRevision"]["runningTaskCount"] == 3

@@ -364,10 +364,14 @@ def test_status_json_keys_are_the_contract():
     report = status_report(project="bgctl", ingress=INGRESS, admin="http://localhost:9901", state=state, seen=seen,
                            now=1060.0, shipped_revision=shipped).to_dict()
     assert list(report) == ["project", "running", "production", "production_revision", "weights", "test_rule",
-                            "deployment", "routes", "containers", "warnings", "ingress", "admin", "api"]
+                            "deployment", "routes", "containers", "warnings", "ingress", "admin", "api",
+                            "tasks"]
     assert report["api"] is None
     assert (report["production"], report["weights"], report["running"]) == ("green", {"blue": 0, "green": 100}, True)
     assert report["production_revision"] == "shipped green revision"
+    # The deployment's source and target against their desired counts (no slot container observed here).
+    assert report["tasks"] == {"blue": {"desired": 1, "running": 0, "healthy": 0},
+                               "green": {"desired": 1, "running": 0, "healthy": 0}}
     assert list(report["deployment"]) == ["id", "target", "source", "status", "stage", "paused", "interrupted",
                                           "revision", "test_rule", "bake_seconds", "bake_remaining", "reason",
                                           "history", "created", "finished", "awaiting_action"]

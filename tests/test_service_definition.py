@@ -293,11 +293,18 @@ def test_fields_the_kit_cannot_honour_are_named():
     )
     sd = parse(data)
     assert set(sd.ignored) == {
-        "networkConfiguration", "capacityProviderStrategy", "enableExecuteCommand", "desiredCount", "propagateTags",
+        "networkConfiguration", "capacityProviderStrategy", "enableExecuteCommand", "propagateTags",
         "deploymentConfiguration.maximumPercent", "deploymentConfiguration.minimumHealthyPercent",
         "deploymentConfiguration.alarms.alarmNames", "deploymentConfiguration.lifecycleHooks[].roleArn",
     }
     assert sd.alarms is not None and (sd.alarms.enable, sd.alarms.rollback) == (True, True)
+    assert sd.desired_count == 2  # applied: that many tasks of the revision
+
+
+@pytest.mark.parametrize("count", [0, 11, -1])
+def test_a_desired_count_the_kit_cannot_run_is_refused(count):
+    assert refusal(definition(desiredCount=count)) == (
+        f"sd.json asks for desiredCount {count}; the kit runs 1 to 10 tasks of a revision.")
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -38,3 +38,11 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
 def test_initial_state_is_blue():
     assert INITIAL_STATE.traffic.production == "blue"
     assert INITIAL_STATE.traffic.weights() == {"blue": 100, "green": 0}
+
+
+def test_the_desired_count_round_trips_and_older_files_run_one_task(tmp_path):
+    file = StateFile(tmp_path / "state.json")
+    file.save(State(TrafficState("green"), "v3", desired_count=4))
+    assert file.load().desired_count == 4
+    older = {k: v for k, v in json.loads(file.path.read_text()).items() if k != "desired_count"}
+    assert State.from_dict(older).desired_count == 1

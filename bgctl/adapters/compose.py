@@ -122,12 +122,15 @@ class Stack:
 
     # -- changing the project (Compose) --------------------------------------
 
-    def up(self, services: list[str], *, wait: bool = True, timeout: int = 120) -> None:
+    def up(self, services: list[str], *, wait: bool = True, timeout: int = 120,
+           scales: dict[str, int] | None = None) -> None:
+        """`scales`: how many containers a service runs (a slot's desiredCount); Compose's own
+        otherwise -- one, which would also remove a slot's extra tasks."""
         from python_on_whales.exceptions import DockerException
 
         try:
             self.docker.compose.up(services, detach=True, wait=wait, wait_timeout=timeout if wait else None,
-                                   quiet=True, pull="never", no_build=True)
+                                   quiet=True, pull="never", no_build=True, scales=scales or {})
         except DockerException as exc:
             raise _failure(f"start {', '.join(services)}", exc) from exc
 

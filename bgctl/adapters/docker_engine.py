@@ -31,6 +31,7 @@ from bgctl.core.topology import ENVOY_SERVICE
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
 # Engine calls that should answer at once; the event stream has no time limit.
 REQUEST_TIMEOUT = 30
 
@@ -94,23 +95,45 @@ class DockerEngine:
                 raise _failure(f"inspect {service}'s container", exc) from exc
         return None
 
+    def inspect_all(self, project: str, service: str) -> list[dict]:
+        """Every container of the service (a slot runs desiredCount of them), as `docker inspect` shows it,
+        in Compose's numbering."""
+        found = []
+        for summary in self._list(project, service):
+            try:
+                found.append(self.api.inspect_container(summary["Id"]))
+            except NotFound:
+                continue  # removed while we looked
+            except (DockerException, requests.RequestException) as exc:
+                raise _failure(f"inspect {service}'s containers", exc) from exc
+        return sorted(found, key=lambda a: int((a["Config"].get("Labels") or {}).get(NUMBER_LABEL) or 0))
+
+    def service_states(self, project: str, service: str) -> tuple[ServiceState, ...]:
+        return tuple(service_state(attrs) for attrs in self.inspect_all(project, service))
+
     def service_state(self, project: str, service: str) -> ServiceState | None:
         attrs = self.inspect(project, service)
         return None if attrs is None else service_state(attrs)
 
     def services(self, project: str) -> dict[str, ServiceState]:
-        """Every container of the project, running or not, by service."""
+        """One container per service of the project (a running one first), by service."""
         found: dict[str, ServiceState] = {}
-        for summary in self._list(project):
+        for service, states in self.tasks(project).items():
+            found[service] = next((s for s in states if s.status == "running"), states[0])
+        return found
+
+    def tasks(self, project: str) -> dict[str, tuple[ServiceState, ...]]:
+        """Every container of the project, running or not, by service."""
+        found: dict[str, list[ServiceState]] = {}
+        for summary in sorted(self._list(project), key=lambda c: c.get("Names", [""])[0]):
             try:
                 state = service_state(self.api.inspect_container(summary["Id"]))
             except NotFound:
                 continue  # removed while we looked
             except (DockerException, requests.RequestException) as exc:
                 raise _failure("list the project's containers", exc) from exc
-            if state.service not in found or state.status == "running":
-                found[state.service] = state
-        return found
+            found.setdefault(state.service, []).append(state)
+        return {service: tuple(states) for service, states in found.items()}
 
     def leftovers(self, project: str) -> list[str]:
         """Anything of the project Docker still has: containers, networks, volumes."""

@@ -42,13 +42,18 @@ class DockerSlotTasks:
     def state(self, slot: str) -> ServiceState | None:
         return self.engine.service_state(self.project, slot_service(slot))
 
-    def start(self, slot: str, revision: Revision | None, *, timeout: float) -> tuple[str, ...]:
-        """Run `slot` with `revision` (None: the shipped one) and return its addresses once healthy.
+    def all_tasks(self, slot: str) -> tuple[ServiceState, ...]:
+        return self.engine.service_states(self.project, slot_service(slot))
 
-        One `compose up` without `--wait`: Compose's wait polls the container
-        every few hundred milliseconds; the engine's `health_status` event
-        says it the moment the check passes, and `die` or `unhealthy` fail at
-        once instead of at the time-out.
+    def start(self, slot: str, revision: Revision | None, *, timeout: float, count: int = 1) -> tuple[str, ...]:
+        """Run `count` tasks of `revision` (None: the shipped one) in `slot`; their addresses once all are healthy.
+
+        One `compose up --scale` without `--wait`: Compose's wait polls the
+        containers every few hundred milliseconds; the engine's
+        `health_status` event says it the moment a check passes, and `die` or
+        `unhealthy` fail at once instead of at the time-out. The same call
+        replaces a lost task: Compose starts a stopped container again, and an
+        unhealthy one is stopped first so that it is started afresh.
         """
         service = slot_service(slot)
         override = None if revision is None else compose_override(
@@ -59,17 +64,19 @@ class DockerSlotTasks:
         # A container that has just died may still be torn down: until then the
         # engine's list (what Compose reads) says "running", and `compose up`
         # would take the start for a no-op. An inspect waits for the teardown.
-        self.engine.inspect(self.project, service)
+        for attrs in self.engine.inspect_all(self.project, service):
+            if _status(attrs) == ("running", "unhealthy"):
+                self.engine.stop(attrs["Id"], timeout=0)
         deadline = time.monotonic() + timeout
         feed = self.engine.events(self.project, service)
         try:
-            self.stack.up([service], wait=False, timeout=max(1, int(timeout)))
-            return self._healthy(service, feed, deadline, timeout)
+            self.stack.up([service], wait=False, timeout=max(1, int(timeout)), scales={service: count})
+            return self._healthy(service, count, feed, deadline, timeout)
         finally:
             feed.close()
 
     def stop(self, slot: str, *, timeout: float) -> None:
-        """Stop `slot`'s task without cutting a request it is serving.
+        """Stop all of `slot`'s tasks without cutting a request they are serving.
 
         The seed's tasks run `/bin/sh -c "... && nginx -g 'daemon off;'"`, so
         PID 1 is the shell, which ignores the stop signal: a plain stop would
@@ -86,53 +93,58 @@ class DockerSlotTasks:
         make the same request.
         """
         service = slot_service(slot)
-        attrs = self.engine.inspect(self.project, service)
-        if attrs is None or attrs["State"].get("Status") != "running":
+        running = [a["Id"] for a in self.engine.inspect_all(self.project, service) if _status(a)[0] == "running"]
+        if not running:
             return
-        container = attrs["Id"]
         feed = self.engine.events(self.project, service, actions=("die",))
+        linger = min(self.linger, timeout)
+        quitting: set[str] = set()
         try:
-            try:
-                code, _ = self.engine.exec(container, ["nginx", "-s", "quit"])
-            except BgctlError:
-                code = -1
-            if code != 0:
-                # Not an nginx task: its stop signal and the whole grace period.
-                self.engine.stop(container, timeout=timeout)
-                return
-            linger = min(self.linger, timeout)
-            if _wait_for(feed, container, ("die",), time.monotonic() + linger) is not None:
-                return
+            for container in running:
+                try:
+                    code, _ = self.engine.exec(container, ["nginx", "-s", "quit"])
+                except BgctlError:
+                    code = -1
+                if code == 0:
+                    quitting.add(container)
+                else:
+                    # Not an nginx task: its stop signal and the whole grace period.
+                    self.engine.stop(container, timeout=timeout)
+            deadline = time.monotonic() + linger
+            while quitting and (event := _wait_for(feed, quitting, ("die",), deadline)) is not None:
+                quitting.discard(event["id"])
         finally:
             feed.close()
-        self.engine.stop(container, timeout=max(1.0, linger))
+        for container in quitting:
+            self.engine.stop(container, timeout=max(1.0, linger))
 
     def watch(self, slot: str) -> "SlotWatch":
         return SlotWatch(self.engine, self.project, slot_service(slot))
 
-    def _healthy(self, service: str, feed: EventFeed, deadline: float, timeout: float) -> tuple[str, ...]:
-        attrs = self.engine.inspect(self.project, service)
-        if attrs is None:
-            raise BgctlError(f"Compose started {service} but Docker has no container for it")
-        container = attrs["Id"]
+    def _healthy(self, service: str, count: int, feed: EventFeed, deadline: float,
+                 timeout: float) -> tuple[str, ...]:
         while True:
-            state = attrs["State"]
-            health = (state.get("Health") or {}).get("Status")
-            if state.get("Status") == "running" and health in (None, "healthy"):
-                return addresses(attrs)
-            if state.get("Status") != "running" and state.get("Status") != "created":
-                raise BgctlError(f"{service}'s container {state.get('Status')} (exit code {state.get('ExitCode')})")
-            if health == "unhealthy":
-                raise BgctlError(f"{service}'s health check failed")
-            event = _wait_for(feed, container, ("start", "die", "health_status"), deadline)
-            if event is None:
-                raise BgctlError(f"{service} was not healthy within {timeout:g}s")
+            containers = self.engine.inspect_all(self.project, service)
+            if len(containers) < count:
+                raise BgctlError(f"Compose started {service} but Docker has {len(containers)} of its "
+                                 f"{count} containers")
+            for attrs in containers:
+                status, health = _status(attrs)
+                name = service if count == 1 else _task_name(attrs, self.project)
+                if status not in ("running", "created"):
+                    state = attrs["State"]
+                    raise BgctlError(f"{name}'s container {status} (exit code {state.get('ExitCode')})")
+                if health == "unhealthy":
+                    raise BgctlError(f"{name}'s health check failed")
+            if all(_status(a)[0] == "running" and _status(a)[1] in (None, "healthy") for a in containers):
+                return tuple(address for attrs in containers for address in addresses(attrs))
             # The event says what changed; the inspect after it has the rest (exit code, addresses).
-            attrs = self.engine.api.inspect_container(container)
+            if _wait_for(feed, {a["Id"] for a in containers}, ("start", "die", "health_status"), deadline) is None:
+                raise BgctlError(f"{service} was not healthy within {timeout:g}s")
 
 
 class SlotWatch:
-    """ports.TaskWatch: a slot's container stopping or turning unhealthy, from the event stream.
+    """ports.TaskWatch: any of a slot's containers stopping or turning unhealthy, from the event stream.
 
     The engine pushes `die` and `health_status` as they happen; a daemon
     thread queues them (adapters/docker_engine.EventFeed), and `problem()`
@@ -142,40 +154,56 @@ class SlotWatch:
     def __init__(self, engine: DockerEngine, project: str, service: str) -> None:
         self.service = service
         self._feed = engine.events(project, service, actions=("die", "health_status"))
-        attrs = engine.inspect(project, service)
-        self._container = attrs["Id"] if attrs else None
+        containers = engine.inspect_all(project, service)
+        # One task: the service's name, as always; several: which of them.
+        self._containers = {a["Id"]: service if len(containers) == 1 else _task_name(a, project) for a in containers}
         self._problem: str | None = None
-        if attrs is None:
+        if not containers:
             self._problem = f"{service}'s container was removed."
-        elif attrs["State"].get("Status") != "running":
-            self._problem = f"{service}'s container {attrs['State'].get('Status')}."
-        elif (attrs["State"].get("Health") or {}).get("Status") == "unhealthy":
-            self._problem = f"{service}'s container turned unhealthy."
+        for attrs in containers:
+            status, health = _status(attrs)
+            if status != "running":
+                self._problem = f"{self._containers[attrs['Id']]}'s container {status}."
+            elif health == "unhealthy":
+                self._problem = f"{self._containers[attrs['Id']]}'s container turned unhealthy."
 
     def problem(self) -> str | None:
         for event in self._feed.pending():
-            if self._problem is not None or event.get("id") != self._container:
+            name = self._containers.get(event.get("id", ""))
+            if self._problem is not None or name is None:
                 continue
             action = event_action(event)
             if action == "die":
                 code = (event.get("Actor") or {}).get("Attributes", {}).get("exitCode", "?")
-                self._problem = f"{self.service}'s container stopped (exit code {code})."
+                self._problem = f"{name}'s container stopped (exit code {code})."
             elif action == "health_status: unhealthy":
-                self._problem = f"{self.service}'s container turned unhealthy."
+                self._problem = f"{name}'s container turned unhealthy."
         return self._problem
 
     def close(self) -> None:
         self._feed.close()
 
 
-def _wait_for(feed: EventFeed, container: str, actions: tuple[str, ...], deadline: float) -> dict | None:
-    """The next event of `container` whose action starts with one of `actions`; None at `deadline`."""
+def _status(attrs: dict) -> tuple[str | None, str | None]:
+    """(Docker's status, the health check's status or None)."""
+    state = attrs.get("State") or {}
+    return state.get("Status"), (state.get("Health") or {}).get("Status")
+
+
+def _task_name(attrs: dict, project: str) -> str:
+    """Which of the slot's tasks: `backend-green-2` for the container `<project>-backend-green-2`."""
+    name = attrs.get("Name", "").lstrip("/")
+    return name[len(project) + 1:] if name.startswith(f"{project}-") else name
+
+
+def _wait_for(feed: EventFeed, containers: set[str], actions: tuple[str, ...], deadline: float) -> dict | None:
+    """The next event of one of `containers` whose action starts with one of `actions`; None at `deadline`."""
     while (left := deadline - time.monotonic()) > 0:
         event = feed.next(left)
         if event is None:
             if feed.ended:
                 raise BgctlError("Docker's event stream ended (is the engine still running?)")
             continue
-        if event.get("id") == container and event_action(event).startswith(actions):
+        if event.get("id") in containers and event_action(event).startswith(actions):
             return event
     return None

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from bgctl.adapters.project_files import load_config, load_settings, load_task_definition, shipped_revision
-from bgctl.cli.service_definition import request_for_options
+from bgctl.cli.service_definition import current_desired_count, request_for_options
 from bgctl.cli.session import Say, exit_code, with_deployer
 from bgctl.cli.output import DeploymentPrinter, out, progress, warn
 from bgctl.core.config import alarm_percent, bake_seconds, hook_timeout_seconds
 from bgctl.core.deployment import Deployment
+from bgctl.core.desired_count import MAX_DESIRED_COUNT, parse_desired_count
 from bgctl.core.hooks import parse_hook_option
 from bgctl.core.settings import HEALTHCHECK_PROFILES, Settings
 from bgctl.core.errors import InvalidInput
@@ -42,6 +43,7 @@ class DeployOptions:
     step_bake: str | None = None
     canary_percent: str | None = None
     canary_bake: str | None = None
+    desired_count: str | None = None
 
 
 @click.command()
@@ -60,9 +62,11 @@ class DeployOptions:
 @click.option("--step-bake", metavar="DUR", help="LINEAR: bake between steps (default 6 ECS minutes).")
 @click.option("--canary-percent", metavar="PCT", help="CANARY: the canary's share (0.1-100, default 5).")
 @click.option("--canary-bake", metavar="DUR", help="CANARY: bake before 100 percent (default 10 ECS minutes).")
+@click.option("--desired-count", metavar="N",
+              help=f"Tasks of the revision (1-{MAX_DESIRED_COUNT}), as ECS's desiredCount; the service's current count otherwise.")
 def deploy(slot: str | None, bake_time, pause_at, task_definition, test_header, hooks, hook_timeout,
            alarm_5xx_percent, service_definition, strategy, step_percent, step_bake, canary_percent,
-           canary_bake) -> None:
+           canary_bake, desired_count) -> None:
     """Deploy SLOT (blue or green) through the ECS blue/green lifecycle; without SLOT, bgctl.toml's service definition.
 
     No bgctl watches a PAUSE hook's timeout between commands: deploy, continue and rollback first
@@ -71,7 +75,7 @@ def deploy(slot: str | None, bake_time, pause_at, task_definition, test_header, 
     settings = load_settings()
     options = DeployOptions(slot, bake_time, pause_at, task_definition, test_header, tuple(hooks), hook_timeout,
                             alarm_5xx_percent, service_definition, strategy, step_percent, step_bake,
-                            canary_percent, canary_bake)
+                            canary_percent, canary_bake, desired_count)
     deployment = run_deploy(settings, options, observer=DeploymentPrinter(out, settings.ingress_url),
                             progress=progress, warn=warn)
     sys.exit(exit_code(deployment))
@@ -118,6 +122,8 @@ def build_request(settings: Settings, options: DeployOptions) -> DeployRequest:
         pause_at=pause_stage(options.pause_at) if options.pause_at else None,
         shift=traffic_shift(settings, options),
         minute_seconds=settings.minute_seconds,
+        desired_count=parse_desired_count(options.desired_count) if options.desired_count is not None
+        else current_desired_count(settings),
     )
 
 

@@ -119,6 +119,8 @@ def print_status(console: Console, report: StatusReport) -> None:
     weights = ", ".join(f"{slot} {pct}%" for slot, pct in report.weights.items())
     if weights:
         console.print(f"Traffic:    {weights}")
+    if report.tasks:
+        console.print(f"Tasks:      {', '.join(f'{slot} {count.describe()}' for slot, count in report.tasks.items())}")
     rule = report.test_rule
     if rule:
         value = rule.value if rule.value is not None else "(any value)"

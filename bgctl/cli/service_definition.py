@@ -6,7 +6,7 @@ exit 2 with nothing touched.
 
 How it combines with the rest, most specific first:
 - command-line options (--bake-time, --test-header, --task-definition,
-  --alarm-5xx-percent, --hook-timeout, --pause-at) override the file; --hook adds
+  --alarm-5xx-percent, --hook-timeout, --pause-at, --desired-count) override the file; --hook adds
   shell hooks to the file's lifecycle hooks;
 - the file's fields override the configuration file;
 - a field the file leaves out keeps the service's current setting, as
@@ -31,6 +31,7 @@ from bgctl.adapters.project_files import find_task_definition, load_config, load
 from bgctl.adapters.state_file import StateFile
 from bgctl.core.arns import DEFAULT_CLUSTER, ServiceNames
 from bgctl.core.config import KitConfig, alarm_percent, bake_seconds, hook_timeout_seconds
+from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, parse_desired_count
 from bgctl.core.errors import InvalidInput
 from bgctl.core.hooks import Hook, HookTargetType, HookTimeout, TimeoutAction, parse_hook_option
 from bgctl.core.service_definition import CANARY, LINEAR, ServiceDefinition, parse_service_definition
@@ -70,6 +71,7 @@ def request_from_service_definition(
     hook_timeout: str | None = None,
     alarm_5xx_percent: str | None = None,
     shift: TrafficShift | None = None,
+    desired_count: str | None = None,
 ) -> tuple[DeployRequest, ServiceDefinition]:
     """The deployment `path` describes, with the command line's options over it (module docstring).
 
@@ -155,6 +157,8 @@ def request_from_definition(
         shift=shift if shift is not None else traffic_shift(sd, minute),
         minute_seconds=minute,
         names=ServiceNames(sd.service, sd.cluster or DEFAULT_CLUSTER),
+        desired_count=parse_desired_count(desired_count) if desired_count is not None
+        else sd.desired_count if sd.desired_count is not None else current_desired_count(settings),
     )
     return request
 
@@ -175,6 +179,13 @@ def deploy_target(settings: Settings) -> Slot:
     state = StateFile(settings.state_file).load()
     # No state yet: any slot will do, the deploy stops at "run bgctl up first".
     return other_slot(state.traffic.production) if state is not None else SLOTS[-1]
+
+
+def current_desired_count(settings: Settings) -> int:
+    """The service's desiredCount now (what production runs), kept when a deployment does not say,
+    as UpdateService keeps it; read without the lock, like `deploy_target`."""
+    state = StateFile(settings.state_file).load()
+    return state.desired_count if state is not None else DEFAULT_DESIRED_COUNT
 
 
 def default_service_definition(settings: Settings) -> Path:
@@ -202,6 +213,7 @@ def request_for_options(settings: Settings, options, *, progress, shift: Traffic
         settings, path, target=options.slot, bake_time=options.bake_time, pause_at=options.pause_at,
         task_definition=options.task_definition, test_header=options.test_header, hooks=options.hooks,
         hook_timeout=options.hook_timeout, alarm_5xx_percent=options.alarm_5xx_percent, shift=shift,
+        desired_count=options.desired_count,
     )
     line = ignored_line(sd)
     if line is not None:

@@ -65,11 +65,15 @@ def run_up(settings: Settings, progress: Progress) -> UpResult:
     ctx.state_file.save(state)
 
     services = [ENVOY_SERVICE, FRONTEND_SERVICE, slot_service(state.traffic.production)]
+    # Each slot at its desiredCount: Compose's own scale (one) would remove a slot's other tasks.
+    scales = {slot_service(state.traffic.production): state.desired_count}
     if state.traffic.candidate:
         services.append(slot_service(state.traffic.candidate))
+        d = state.deployment
+        scales[slot_service(state.traffic.candidate)] = d.desired_count if d is not None else state.desired_count
     progress(f"Starting {', '.join(services)} ...")
     try:
-        ctx.stack.up(services, wait=True)
+        ctx.stack.up(services, wait=True, scales=scales)
         body = _wait_for_ingress(settings.ingress_url)
     except BgctlError:
         if not before:

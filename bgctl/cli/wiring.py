@@ -69,7 +69,9 @@ class Context:
 
     def observe(self) -> Observed:
         """Which containers run, what Envoy serves, whether a bgctl holds the lock."""
-        services = self.engine.services(self.settings.project_name)
+        tasks = self.engine.tasks(self.settings.project_name)
+        services = {service: next((s for s in states if s.status == "running"), states[0])
+                    for service, states in tasks.items()}
         live = None
         envoy = services.get(ENVOY_SERVICE)
         if envoy is not None and envoy.status == "running":
@@ -77,7 +79,7 @@ class Context:
                 live = self.envoy.rds_status().version
             except BgctlError:
                 live = None
-        return Observed(services, live, is_held(self.settings.state_dir))
+        return Observed(services, live, is_held(self.settings.state_dir), tasks)
 
     def hook_runner(self) -> HookRunner:
         """Shell hooks run in the project's folder; AWS_LAMBDA hooks by the configuration file's

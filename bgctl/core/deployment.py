@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from bgctl.core.arns import ServiceNames
+from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT
 from bgctl.core.hooks import Hook
 from bgctl.core.stages import FINISHED, STAGES, Stage, Status
 from bgctl.core.strategy import TrafficShift
@@ -159,6 +160,9 @@ class Deployment:
     # How long one ECS minute lasts here (BGCTL_MINUTE): hook timeouts and the 24 h stage limit.
     minute_seconds: float = 60.0
     names: ServiceNames = ServiceNames(DEPLOYED_SERVICE)
+    # ECS's desiredCount: the target's tasks, and the source's (what a rollback keeps running).
+    desired_count: int = DEFAULT_DESIRED_COUNT
+    source_count: int = DEFAULT_DESIRED_COUNT
     source_revision_id: str = ""
     target_revision_id: str = ""
     status: Status = Status.IN_PROGRESS
@@ -277,6 +281,8 @@ class Deployment:
             "shift": self.shift.to_dict(),
             "minute_seconds": self.minute_seconds,
             "names": {"service": self.names.service, "cluster": self.names.cluster},
+            "desired_count": self.desired_count,
+            "source_count": self.source_count,
             "source_revision_id": self.source_revision_id,
             "target_revision_id": self.target_revision_id,
             "status": self.status.value,
@@ -316,6 +322,8 @@ class Deployment:
             shift=TrafficShift.from_dict(data.get("shift")),
             minute_seconds=float(data.get("minute_seconds", 60.0)),
             names=ServiceNames(names.get("service", DEPLOYED_SERVICE), names.get("cluster", "default")),
+            desired_count=int(data.get("desired_count", DEFAULT_DESIRED_COUNT)),
+            source_count=int(data.get("source_count", DEFAULT_DESIRED_COUNT)),
             source_revision_id=data.get("source_revision_id", ""),
             target_revision_id=data.get("target_revision_id", ""),
             status=Status(data["status"]),

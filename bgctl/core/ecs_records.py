@@ -302,23 +302,25 @@ def _production_share(d: Deployment) -> float:
 
 
 def _target_tasks(d: Deployment) -> tuple[int, int, int]:
-    """(requested, running, pending) tasks of the target: one container per slot."""
+    """(requested, running, pending) tasks of the target: its desiredCount of containers."""
+    n = d.desired_count
     up = _stage_ended(d, Stage.SCALE_UP)
     if d.status in (Status.ROLLBACK_SUCCESSFUL, Status.ROLLBACK_FAILED):
         return 0, 0, 0
     if d.status == Status.ROLLBACK_IN_PROGRESS:
-        return 0, int(up), 0
+        return 0, n * int(up), 0
     if d.status != Status.PENDING and d.stage == Stage.SCALE_UP and not up:
-        return 1, 0, 1
-    return 1, int(up or d.status == Status.SUCCESSFUL), 0
+        return n, 0, n
+    return n, n * int(up or d.status == Status.SUCCESSFUL), 0
 
 
 def _source_tasks(d: Deployment) -> tuple[int, int, int]:
+    n = d.source_count
     if d.status == Status.SUCCESSFUL:
         return 0, 0, 0
     if d.stage == Stage.CLEAN_UP and not d.rolling_back and d.status not in ROLLBACK_STATUSES:
-        return 0, 1, 0
-    return 1, 1, 0
+        return 0, n, 0
+    return n, n, 0
 
 
 def _revision_summary(arn: str, tasks: tuple[int, int, int], weights: tuple[float, float]) -> dict:

@@ -6,7 +6,7 @@ instead of acting on a stale record. Pure: `lifecycle/observe.py` looks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bgctl.core.services import ServiceState
 from bgctl.core.topology import ENVOY_SERVICE, slot_service
@@ -16,9 +16,11 @@ from bgctl.core.state import State
 
 @dataclass(frozen=True)
 class Observed:
-    services: dict[str, ServiceState]
+    services: dict[str, ServiceState]  # one container per service, a running one first
     live_version: str | None  # None: Envoy not answering
     lock_held: bool
+    # Every container by service: a slot runs its desiredCount of them.
+    tasks: dict[str, tuple[ServiceState, ...]] = field(default_factory=dict)
 
 
 def disagreements(state: State, seen: Observed, *, self_holds_lock: bool = False) -> list[str]:

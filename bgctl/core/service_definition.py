@@ -27,6 +27,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bgctl.core.desired_count import MAX_DESIRED_COUNT
 from bgctl.core.errors import InvalidInput
 from bgctl.core.stages import NO_HOOKS, NO_PAUSE, Stage
 from bgctl.core.traffic import AWS_DEFAULT_TEST_HEADER, TestTrafficRule
@@ -165,7 +166,7 @@ def parse_service_definition(
         cluster=data.get("cluster") or None,
         service=str(service),
         task_definition=task_definition_reference(str(reference), say=say),
-        desired_count=data.get("desiredCount"),
+        desired_count=_desired_count(data.get("desiredCount"), say),
         strategy=strategy,
         bake_minutes=bake,
         linear=linear,
@@ -291,6 +292,14 @@ def _test_rule(data: Mapping, say: "_Say", operation: str) -> TestTrafficRule | 
     return rules[0] if rules else TestTrafficRule(AWS_DEFAULT_TEST_HEADER)
 
 
+def _desired_count(value: Any, say: "_Say") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DESIRED_COUNT:
+        raise say(f"asks for desiredCount {value!r}; the kit runs 1 to {MAX_DESIRED_COUNT} tasks of a revision")
+    return value
+
+
 def _ignored(data: Mapping) -> tuple[str, ...]:
     """The fields that ask for something the kit does not reproduce, as dotted paths."""
     ignored = [key for key, value in data.items() if key not in _APPLIED | _METADATA and _asks(value)]
@@ -303,8 +312,6 @@ def _ignored(data: Mapping) -> tuple[str, ...]:
         ignored.append("deploymentConfiguration.alarms.alarmNames")
     if any(_asks(h.get("roleArn")) for h in dc.get("lifecycleHooks") or ()):
         ignored.append("deploymentConfiguration.lifecycleHooks[].roleArn")
-    if data.get("desiredCount") not in (None, 1):
-        ignored.append("desiredCount")  # one task per slot
     sc = data.get("serviceConnectConfiguration") or {}
     ignored += [f"serviceConnectConfiguration.{key}" for key, value in sc.items()
                 if key not in _SERVICE_CONNECT_APPLIED and _asks(value)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from bgctl.core.deployment import Deployment
+from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT
 from bgctl.core.errors import BgctlError
 from bgctl.core.taskdef import Revision
 from bgctl.core.traffic import Slot, TrafficState
@@ -28,6 +29,8 @@ class State:
     deployment: Deployment | None = None
     # What each slot runs; a slot absent runs its shipped revision.
     revisions: dict[Slot, Revision] = field(default_factory=dict)
+    # ECS's desiredCount of the service: how many tasks the production slot runs.
+    desired_count: int = DEFAULT_DESIRED_COUNT
 
     def with_deployment(self, deployment: Deployment | None) -> "State":
         return replace(self, deployment=deployment)
@@ -49,6 +52,7 @@ class State:
             "delivery": self.delivery,
             "deployment": self.deployment.to_dict() if self.deployment else None,
             "revisions": {slot: revision.to_dict() for slot, revision in self.revisions.items()},
+            "desired_count": self.desired_count,
         }
 
     @classmethod
@@ -64,6 +68,8 @@ class State:
             # Older records kept shipped revisions too, flagged "shipped".
             revisions={slot: Revision.from_dict(r) for slot, r in (data.get("revisions") or {}).items()
                        if r and not r.get("shipped")},
+            # Records written before desiredCount ran one task per slot.
+            desired_count=int(data.get("desired_count", DEFAULT_DESIRED_COUNT)),
         )
 
 

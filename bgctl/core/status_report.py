@@ -6,15 +6,16 @@ The JSON keys are a stable contract: scripts read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bgctl.core.desired_count import TaskCount
 from bgctl.core.deployment import Deployment, HookExecution, StageRecord
 from bgctl.core.reconcile import Observed, disagreements, interrupted
 from bgctl.core.services import ServiceState
 from bgctl.core.stages import Stage, Status
 from bgctl.core.state import State
 from bgctl.core.taskdef import Revision
-from bgctl.core.topology import ENVOY_SERVICE
+from bgctl.core.topology import ENVOY_SERVICE, slot_service
 from bgctl.core.traffic import Slot, TestTrafficRule
 
 
@@ -135,6 +136,8 @@ class StatusReport:
     ingress: str
     admin: str
     api: ApiEndpoint | None = None
+    # The slots' tasks against their desiredCount: production's, and a deployment's target and source.
+    tasks: dict[Slot, TaskCount] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -154,6 +157,8 @@ class StatusReport:
             "ingress": self.ingress,
             "admin": self.admin,
             "api": self.api.to_dict() if self.api else None,
+            "tasks": {slot: {"desired": c.desired, "running": c.running, "healthy": c.healthy}
+                      for slot, c in self.tasks.items()},
         }
 
 
@@ -192,4 +197,17 @@ def status_report(*, project: str, ingress: str, admin: str, state: State | None
         ingress=ingress,
         admin=admin,
         api=api,
+        tasks=_task_counts(state, seen),
     )
+
+
+def _task_counts(state: State | None, seen: Observed) -> dict[Slot, TaskCount]:
+    if state is None:
+        return {}
+    wanted = {state.traffic.production: state.desired_count}
+    d = state.deployment
+    if d is not None and not d.finished_:
+        wanted = {d.source: d.source_count}
+        if not d.rolling_back:
+            wanted[d.target] = d.desired_count
+    return {slot: TaskCount.of(seen.tasks.get(slot_service(slot), ()), count) for slot, count in sorted(wanted.items())}

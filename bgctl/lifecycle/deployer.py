@@ -21,6 +21,7 @@ from bgctl.core.arns import ServiceNames
 from bgctl.core.config import DEFAULT_HOOK_TIMEOUT
 from bgctl.core.deployment import (DEFAULT_START_TIMEOUT, Deployment, HookExecution, HookExecutionStatus,
                                    HookOutput, initial_revision_id, new_revision_id)
+from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, TaskCount
 from bgctl.core.durations import format_clock
 from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.hook_event import build_event, merge_details
@@ -87,7 +88,7 @@ class DeployRequest:
     minute_seconds: float = 60.0  # BGCTL_MINUTE
     names: ServiceNames = ServiceNames(DEPLOYED_SERVICE)
     # ECS's desiredCount: tasks of the target revision, all behind the slot's one Envoy cluster.
-    desired_count: int = 1
+    desired_count: int = DEFAULT_DESIRED_COUNT
 
 
 class Deployer:
@@ -137,7 +138,8 @@ class Deployer:
             bake_seconds=request.bake_seconds, hooks=hooks, hook_timeout=request.hook_timeout,
             start_timeout=request.start_timeout, alarm_5xx_percent=request.alarm_5xx_percent,
             alarm_rollback=request.alarm_rollback, pause_at=request.pause_at, shift=request.shift,
-            minute_seconds=request.minute_seconds, names=request.names, source_revision_id=source_revision,
+            minute_seconds=request.minute_seconds, names=request.names, desired_count=request.desired_count,
+            source_count=self.state.desired_count, source_revision_id=source_revision,
             target_revision_id=new_revision_id(), status=Status.PENDING, created=self.clock.now(),
         ))
         if not reconcile and (d.hooks_at(Stage.RECONCILE_SERVICE) or d.pause_at == Stage.RECONCILE_SERVICE):
@@ -268,7 +270,7 @@ class Deployer:
             return
         d = ended.advanced()
         if d.status == Status.SUCCESSFUL:
-            self.state = self.state.with_revision(d.target, d.revision)
+            self.state = replace(self.state.with_revision(d.target, d.revision), desired_count=d.desired_count)
             d = self._save(replace(d, finished=self.clock.now()))
             self._emit(EventKind.STAGE_ENDED, d, stage, seconds=seconds)
             self._emit(EventKind.FINISHED, d)
@@ -297,7 +299,7 @@ class Deployer:
 
     def _scale_up(self, d: Deployment) -> Deployment:
         try:
-            addresses = self.ports.tasks.start(d.target, d.revision, timeout=d.start_timeout)
+            addresses = self.ports.tasks.start(d.target, d.revision, timeout=d.start_timeout, count=d.desired_count)
         except BgctlError as exc:
             raise DeploymentFailure(f"The candidate {d.target} never became healthy: {exc}") from exc
         self._watch_candidate(d, checked=True)
@@ -383,7 +385,7 @@ class Deployer:
         if d.status == Status.ROLLBACK_REQUESTED:  # killed in between
             d = self._save(replace(d, status=Status.ROLLBACK_IN_PROGRESS))
         try:
-            self._ensure_running(d.source)
+            self._ensure_running(d.source, d.source_count)
             self._route(TrafficState(d.source))
         except BgctlError as exc:
             return self._finish(replace(d, reason=f"{reason}; the rollback could not restore {d.source}: {exc}"),
@@ -401,13 +403,13 @@ class Deployer:
         d = replace(self.deployment, rollback_history=self.deployment.rollback_history + tuple(problems))
         return self._finish(d, Status.ROLLBACK_FAILED if problems else Status.ROLLBACK_SUCCESSFUL)
 
-    def _ensure_running(self, slot: Slot) -> None:
-        state = self.ports.tasks.state(slot)
-        if state is not None and state.serving:
+    def _ensure_running(self, slot: Slot, count: int) -> None:
+        if not TaskCount.of(self.ports.tasks.all_tasks(slot), count).short:
             return
-        # Killed during CLEAN_UP: the old slot is already gone; bring it back first.
+        # Killed during CLEAN_UP: the old slot is already gone (or some of its tasks); bring it back first.
         self._emit(EventKind.NOTE, self.deployment, message=f"Starting {slot} again.")
-        addresses = self.ports.tasks.start(slot, self.state.revisions.get(slot), timeout=SOURCE_RESTART_TIMEOUT)
+        addresses = self.ports.tasks.start(slot, self.state.revisions.get(slot), timeout=SOURCE_RESTART_TIMEOUT,
+                                           count=count)
         self.ports.service_connect.register(slot, addresses, timeout=REGISTER_TIMEOUT)
 
     def _finish(self, d: Deployment, status: Status) -> Deployment:
@@ -580,15 +582,43 @@ class Deployer:
             return
         self._watch = self.ports.tasks.watch(d.target)
         if not checked:
-            problem = _task_problem(d.target, self.ports.tasks.state(d.target))
-            if problem:
-                raise DeploymentFailure(problem)
+            self._mind_candidate(d, None)
 
     def _check_candidate(self, d: Deployment) -> None:
         if self._watch is None or (noticed := self._watch.problem()) is None:
             return
+        self._mind_candidate(d, noticed)
+
+    def _mind_candidate(self, d: Deployment, noticed: str | None) -> None:
+        """A candidate that lost a task while a sibling still serves gets a replacement, as ECS starts
+        one; only a candidate with no task serving fails the deployment."""
+        count = TaskCount.of(self.ports.tasks.all_tasks(d.target), d.desired_count)
+        if count.replaceable:
+            self._replace_lost_tasks(d, noticed, count)
+            return
+        if d.desired_count > 1 and not count.short:
+            # The task recovered (healthy again) before anyone looked: watch afresh.
+            self._stop_watching()
+            self._watch_candidate(d, checked=True)
+            return
         # The event said something happened; the task's state words it the same way every time.
-        raise DeploymentFailure(_task_problem(d.target, self.ports.tasks.state(d.target)) or noticed)
+        problem = _task_problem(d.target, self.ports.tasks.state(d.target)) or noticed
+        if problem:
+            raise DeploymentFailure(problem)
+
+    def _replace_lost_tasks(self, d: Deployment, noticed: str | None, count: TaskCount) -> None:
+        lost = noticed or f"The candidate {d.target} lost a task."
+        self._emit(EventKind.NOTE, d, d.stage, message=f"{lost} {d.target} still serves from {count.healthy} of "
+                                                       f"{count.desired} tasks; starting a replacement.")
+        self._stop_watching()
+        try:
+            addresses = self.ports.tasks.start(d.target, d.revision, timeout=d.start_timeout, count=d.desired_count)
+            self.ports.service_connect.register(d.target, addresses, timeout=REGISTER_TIMEOUT)
+        except BgctlError as exc:
+            raise DeploymentFailure(f"The candidate {d.target}'s replacement task never became healthy: {exc}") \
+                from exc
+        self._emit(EventKind.NOTE, d, d.stage, message=f"{d.target} runs {d.desired_count} healthy tasks again.")
+        self._watch_candidate(d, checked=True)
 
     def _stop_watching(self) -> None:
         if self._watch is not None:

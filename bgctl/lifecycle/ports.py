@@ -28,27 +28,34 @@ class Clock(Protocol):
 
 
 class TaskWatch(Protocol):
-    """What happened to a slot's task since the watch began, from Docker's event stream."""
+    """What happened to a slot's tasks since the watch began, from Docker's event stream."""
 
     def problem(self) -> str | None:
-        """None while the task runs and is not unhealthy; else one sentence (stopped, unhealthy)."""
+        """None while every task runs and is not unhealthy; else one sentence (stopped, unhealthy)."""
         ...
 
     def close(self) -> None: ...
 
 
 class SlotTasks(Protocol):
-    """The deployed service's tasks: one container per slot today."""
+    """The deployed service's tasks: each slot runs `count` tasks of its revision (ECS's desiredCount)."""
 
-    def state(self, slot: str) -> ServiceState | None: ...
+    def state(self, slot: str) -> ServiceState | None:
+        """One of `slot`'s tasks, a running one first (None: it has none)."""
+        ...
 
-    def start(self, slot: str, revision: Revision | None, *, timeout: float) -> tuple[str, ...]:
-        """Run `slot` with `revision` (None: its shipped revision) and return its tasks' addresses
-        once they are healthy. Raises BgctlError when they do not get healthy within `timeout`."""
+    def all_tasks(self, slot: str) -> tuple[ServiceState, ...]:
+        """Every task of `slot`, running or not."""
+        ...
+
+    def start(self, slot: str, revision: Revision | None, *, timeout: float, count: int = 1) -> tuple[str, ...]:
+        """Run `count` tasks of `revision` (None: its shipped revision) in `slot` -- starting any that
+        stopped, replacing any that turned unhealthy -- and return their addresses once all are
+        healthy. Raises BgctlError when they do not get healthy within `timeout`."""
         ...
 
     def stop(self, slot: str, *, timeout: float) -> None:
-        """Stop `slot`'s tasks without cutting a request they are serving (callers drain first)."""
+        """Stop all of `slot`'s tasks without cutting a request they are serving (callers drain first)."""
         ...
 
     def watch(self, slot: str) -> TaskWatch: ...
