@@ -21,13 +21,18 @@ from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, ke
 from bgctl.adapters.docker_engine import DockerEngine
 from bgctl.adapters.images import standin_images
 from bgctl.adapters.project_files import load_config, shipped_revision
+from bgctl.adapters.lock import stack_lock
+from bgctl.adapters.slot_tasks import DockerSlotTasks
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.clusters import resolve_cluster
 from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter, operation
 from bgctl.api.paging import page
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
+from bgctl.cli.deploy import start_timeout
 from bgctl.cli.session import with_deployer
+from bgctl.cli.wiring import checked_stack, ensure_images, open_context
+from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, parse_desired_count
 from bgctl.cli.up import run_up
 from bgctl.core.arns import ServiceNames
 from bgctl.core.deployment import Deployment
@@ -71,6 +76,7 @@ def create_service(api: Api, body: dict) -> dict:
     if role == BACKEND:
         sd, revision = _checked(api, definition, names, task_definition)
     else:
+        _check_frontend_count(definition, name)
         _check_images(api.settings, task_definition)
     now = time.time()
     record = {
@@ -99,7 +105,8 @@ def update_service(api: Api, body: dict) -> dict:
         if changed or body.get("forceNewDeployment"):
             raise client_error(f"The kit deploys only the Service Connect service (client alias port "
                                f"{SERVICE_CONNECT_PORT}); {name} is the frontend behind the ingress, whose container "
-                               f"the kit runs as it is, so it takes desiredCount and settings but no new deployment.")
+                               f"the kit runs as it is, so it takes settings but no new deployment.")
+        _check_frontend_count(definition, name)
         record = {**record, "definition": definition, "updatedAt": time.time()}
         api.store.save_service(cluster, name, record)
         return {"service": describe_service(service_view(api, record))}
@@ -119,10 +126,51 @@ def update_service(api: Api, body: dict) -> dict:
                                   api.settings, action=lambda deployer: deployer.start(request), **kw))),
                           key=names.service_arn)
     else:
-        # Only settings (desiredCount among them): recorded; they apply at the service's next deployment.
+        # Only settings: recorded for the next deployment. A new desiredCount applies at once, in
+        # place, as ECS scales a service without a deployment.
+        count = desired_count({"definition": definition})
+        rescale = "desiredCount" in body and count != desired_count(record)
+        if rescale:
+            _refuse_if_deploying(api, names)
+            _check_count(definition, name)
         record = {**record, "definition": definition, "updatedAt": time.time()}
         api.store.save_service(cluster, name, record)
+        if rescale:
+            api.worker.submit(f"scale {name} to {count}",
+                              run_in_worker(api, name, lambda **kw: _rescale(api.settings, count, kw["progress"])),
+                              key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
+
+
+def _check_frontend_count(definition: dict, name: str) -> None:
+    if definition.get("desiredCount", DEFAULT_DESIRED_COUNT) != 1:
+        raise invalid_parameter(f"Service {name} is the kit's frontend, the one nginx task behind the ingress: "
+                                f"its desiredCount must be 1, not {definition.get('desiredCount')}.")
+
+
+def _check_count(definition: dict, name: str) -> None:
+    try:
+        parse_desired_count(definition.get("desiredCount", DEFAULT_DESIRED_COUNT), name="desiredCount")
+    except InvalidInput as exc:
+        raise invalid_parameter(f"Service {name}: {exc}") from None
+
+
+def _rescale(settings: Settings, count: int, say: Callable[[str], None]) -> None:
+    """The production slot to `count` tasks, in place (scaling down stops the extra tasks gracefully)."""
+    stack = checked_stack(settings)
+    with stack_lock(settings.state_dir):
+        images = ensure_images(settings, stack, say)
+        ctx = open_context(settings, images)
+        state = ctx.state_file.load()
+        if state is None:
+            return  # no stack yet: the count applies when the service's tasks start
+        production = state.traffic.production
+        revision = state.revisions.get(production)
+        say(f"Scaling {slot_service(production)} to {count} task(s) ...")
+        DockerSlotTasks(settings, images, engine=ctx.engine, stack=ctx.stack).start(
+            production, revision, timeout=start_timeout(revision or shipped_revision(
+                production, settings.project_dir / "revisions"), settings.healthcheck), count=count)
+        ctx.state_file.save(replace(state, desired_count=count))
 
 
 @operation("DescribeServices")
@@ -173,16 +221,15 @@ def service_view(api: Api, record: dict) -> ServiceView:
         return ServiceView(record, tuple(service_deployments(api, names)), now=time.time())
     serving = _serving(api.settings, _engine())
     if record["role"] == FRONTEND:
-        return ServiceView(record, running=int(FRONTEND_SERVICE in serving), working=working, now=time.time())
+        return ServiceView(record, running=serving.get(FRONTEND_SERVICE, 0), working=working, now=time.time())
     kept = tuple(service_deployments(api, names))
     latest = kept[0].deployment if kept else None
     if latest is not None and not latest.finished_:
-        return ServiceView(record, kept, running=int(slot_service(latest.source) in serving),
-                           candidate_running=int(slot_service(latest.target) in serving), working=working,
+        return ServiceView(record, kept, running=serving.get(slot_service(latest.source), 0),
+                           candidate_running=serving.get(slot_service(latest.target), 0), working=working,
                            now=time.time())
     state = StateFile(api.settings.state_file).load()
-    production = state.traffic.production if state is not None else None
-    running = int(production is not None and slot_service(production) in serving)
+    running = serving.get(slot_service(state.traffic.production), 0) if state is not None else 0
     return ServiceView(record, kept, running=running, working=working, now=time.time())
 
 
@@ -313,16 +360,16 @@ def _ensure_up(settings: Settings, say: Callable[[str], None]) -> None:
         serving = _serving(settings, engine)
     finally:
         engine.close()
-    if ENVOY_SERVICE in serving and FRONTEND_SERVICE in serving:
+    if serving.get(ENVOY_SERVICE) and serving.get(FRONTEND_SERVICE):
         return
     say("The stack is not up; starting it (bgctl up) ...")
     run_up(settings, say)
 
 
-def _serving(settings: Settings, engine: DockerEngine) -> set[str]:
-    """The project's Compose services whose container runs and is healthy."""
+def _serving(settings: Settings, engine: DockerEngine) -> dict[str, int]:
+    """How many healthy tasks (running containers) each of the project's Compose services has."""
     try:
-        return {name for name, s in engine.services(settings.project_name).items() if s.serving}
+        return {name: sum(t.serving for t in tasks) for name, tasks in engine.tasks(settings.project_name).items()}
     except BgctlError as exc:
         raise ApiError("ServerException", str(exc), status=500) from None
 

@@ -89,7 +89,7 @@ def request_from_service_definition(
     request = request_from_definition(
         settings, sd, revision, config=config, target=target, bake_time=bake_time, pause_at=pause_at,
         test_header=test_header, hooks=hooks, hook_timeout=hook_timeout, alarm_5xx_percent=alarm_5xx_percent,
-        shift=shift)
+        shift=shift, desired_count=desired_count)
     return request, sd
 
 
@@ -107,6 +107,7 @@ def request_from_definition(
     hook_timeout: str | None = None,
     alarm_5xx_percent: str | None = None,
     shift: TrafficShift | None = None,
+    desired_count: str | None = None,
 ) -> DeployRequest:
     """The deployment a parsed service definition asks for, running `revision`, with no file behind it:
     the file-based path above and `bgctl serve`'s UpdateService (bgctl/api/services.py) both end here."""

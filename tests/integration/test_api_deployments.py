@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, Serve, until
+from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, Serve, status_json, until
 from tests.integration.test_deploy import assert_seed_response
 
 HANDLERS = HERE / "handlers" / "recording_hooks.py"
@@ -270,6 +270,39 @@ def test_a_deployment_whose_serve_was_killed_goes_on_in_the_next_serve(serve):
     assert ended(serve, arn)["status"] == "SUCCESSFUL"
     assert "resuming the interrupted deployment" in serve.output()
     assert [serve.kit.get("/").text for _ in range(5)] == [GREEN] * 5
+
+
+def backend_tasks(serve) -> list[str]:
+    """The running containers of the slot serving production, by name."""
+    import docker
+    production = status_json(serve.kit)["production"]
+    client = docker.from_env()
+    try:
+        labels = [f"com.docker.compose.project={serve.kit.project}",
+                  f"com.docker.compose.service=backend-{production}"]
+        return sorted(c.name for c in client.containers.list(filters={"label": labels}))
+    finally:
+        client.close()
+
+
+def test_desired_count_scales_in_place_without_a_deployment(serve):
+    before = arns(serve)
+    stable = {"services": ["backend"], "WaiterConfig": {"Delay": 1, "MaxAttempts": 120}}
+    assert serve.ecs.update_service(service="backend", desiredCount=2)["service"]["desiredCount"] == 2
+    serve.ecs.get_waiter("services_stable").wait(**stable)
+    assert backend(serve)["runningCount"] == 2
+    assert len(backend_tasks(serve)) == 2
+    assert arns(serve) == before  # ECS scales a service in place: no deployment
+    assert serve.kit.get("/").text == GREEN
+    serve.ecs.update_service(service="backend", desiredCount=1)
+    serve.ecs.get_waiter("services_stable").wait(**stable)
+    assert len(backend_tasks(serve)) == 1 and backend(serve)["runningCount"] == 1
+    code, message = error_of(serve.ecs.update_service, service="backend", desiredCount=11)
+    assert code == "InvalidParameterException" and "from 1 to 10" in message
+    code, message = error_of(serve.ecs.update_service, service="frontend", desiredCount=2)
+    assert (code, message) == ("InvalidParameterException", "Service frontend is the kit's frontend, the one nginx "
+                               "task behind the ingress: its desiredCount must be 1, not 2.")
+    assert backend(serve)["desiredCount"] == 1
 
 
 def test_delete_service_keeps_the_containers(serve):
