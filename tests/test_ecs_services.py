@@ -176,3 +176,19 @@ def test_the_frontend_describes_its_load_balancer():
     service = described(ServiceView(record(FRONTEND_INPUT, taskDefinition=frontend_arn,
                                            createdTaskDefinition=frontend_arn), running=1))
     assert service["loadBalancers"] == FRONTEND_INPUT["loadBalancers"] and stable(service)
+
+
+def test_a_redeployment_after_a_rollback_is_the_services_task_definition_before_its_record_exists():
+    # UpdateService to green again after green rolled back: until the worker writes the new
+    # deployment's record, the latest one is the rollback, which must not undo the new ask.
+    k = green_deployment(status=Status.ROLLBACK_SUCCESSFUL, stage=Stage.CLEAN_UP, finished=1011.0,
+                         reason="Rollback requested by the user.")
+    asked = record(taskDefinition=GREEN_ARN, previousTaskDefinition=BLUE_ARN, updatedAt=1050.0,
+                   deploymentRequestedAt=1050.0)
+    service = described(ServiceView(asked, (k,), running=1, working=True))
+    assert service["taskDefinition"] == GREEN_ARN
+    assert [(d["status"], d["taskDefinition"]) for d in service["deployments"]] == \
+        [("PRIMARY", GREEN_ARN), ("ACTIVE", BLUE_ARN)]
+    # A settings-only update since the rollback asks for no deployment: the rollback still holds.
+    settings_only = record(taskDefinition=GREEN_ARN, previousTaskDefinition=BLUE_ARN, updatedAt=1050.0)
+    assert current_task_definition(ServiceView(settings_only, (k,), running=1)) == BLUE_ARN

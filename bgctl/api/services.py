@@ -117,8 +117,9 @@ def update_service(api: Api, body: dict) -> dict:
         sd, revision = _checked(api, definition, names, task_definition)
         request = replace(request_from_definition(api.settings, sd, revision, config=load_config(api.settings)),
                           desired_count=desired_count({"definition": definition}))
+        now = time.time()
         record = {**record, "definition": definition, "taskDefinition": arn, "previousTaskDefinition": current,
-                  "updatedAt": time.time()}
+                  "updatedAt": now, "deploymentRequestedAt": now}
         api.store.save_service(cluster, name, record)
         api.worker.submit(f"deploy {name} {arn.rsplit('/', 1)[-1]}",
                           run_in_worker(api, name, lambda **kw: _ensure_up_then(

@@ -134,11 +134,16 @@ def in_flight(view: ServiceView) -> KeptDeployment | None | bool:
 
 
 def current_task_definition(view: ServiceView) -> str:
-    """The task definition the service runs: the one last asked for, unless its deployment rolled back."""
+    """The task definition the service runs: the one last asked for, unless its deployment rolled back.
+
+    A deployment asked for after the latest record began (its record not yet written by the worker)
+    is the service's: the rollback of an earlier deployment of the same task definition is not its.
+    """
     record = view.record
     latest = view.deployments[0] if view.deployments else None
     names = names_of(record)
     if latest is not None and latest.deployment.status in ROLLED_BACK \
+            and latest.deployment.created >= record.get("deploymentRequestedAt", 0) \
             and task_definition_arn(latest.deployment.revision, names) == record["taskDefinition"]:
         return task_definition_arn(latest.source_revision, names) or record.get("previousTaskDefinition") \
             or record["taskDefinition"]
