@@ -56,6 +56,9 @@ def run_server(settings: Settings, server: EcsApiServer) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # A shell starts `bgctl serve &` with Ctrl-C ignored: serve must still stop on it (kill -INT, or a
+    # Ctrl-C of the script that started it), not live on holding the port and the deployment's lock.
+    signal.signal(signal.SIGINT, stop)
     announce(settings.api_file, settings.api_url)
     try:
         server.api.worker.resume_interrupted()
