@@ -319,3 +319,13 @@ def test_the_revisions_report_their_desired_counts():
     assert (source["requestedTaskCount"], source["runningTaskCount"]) == (2, 2)
     baking = described(make(stage=Stage.BAKE_TIME, history=through(Stage.BAKE_TIME, ended=False), desired_count=3))
     assert baking["targetServiceRevision"]["runningTaskCount"] == 3
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_is_reported_as_a_lifecycle_stage_the_model_knows(stage):
+    from bgctl.adapters.ecs_model import output_problems
+
+    answer = describe_service_deployments([make(stage=stage, history=through(stage, ended=False))])
+    assert output_problems("DescribeServiceDeployments", answer) == []
+    expected = "PRODUCTION_TRAFFIC_SHIFT" if stage == Stage.PRE_PRODUCTION_TRAFFIC_SHIFT else stage.value
+    assert answer["serviceDeployments"][0]["lifecycleStage"] == expected

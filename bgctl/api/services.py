@@ -30,6 +30,7 @@ from bgctl.api.paging import page
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
 from bgctl.cli.deploy import start_timeout
+from bgctl.cli.output import DeploymentPrinter, out
 from bgctl.cli.session import with_deployer
 from bgctl.cli.wiring import checked_stack, ensure_images, open_context
 from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, parse_desired_count
@@ -46,7 +47,6 @@ from bgctl.core.settings import Settings
 from bgctl.core.taskdef import Revision, parse_task_definition
 from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, SERVICE_CONNECT_PORT, slot_service
 from bgctl.core.traffic import other_slot
-from bgctl.lifecycle.events import ignore
 
 def service_not_found() -> ApiError:
     return ApiError("ServiceNotFoundException", "Service not found.")
@@ -242,10 +242,15 @@ def service_deployments(api: Api, names: ServiceNames) -> list[KeptDeployment]:
                                                                                           names.cluster)]
 
 
+def printer(settings: Settings) -> DeploymentPrinter:
+    """Serve's terminal shows a deployment's stages and outcome as `bgctl deploy` prints them."""
+    return DeploymentPrinter(out, settings.ingress_url, next_step_hint=False)
+
+
 def run_in_worker(api: Api, service: str, verb: Callable[..., Deployment]) -> Callable[[], Deployment]:
     """A worker job calling a deploying verb (run_continue, run_rollback, ...) with its output on serve's."""
     say = _say(service)
-    return lambda: verb(observer=ignore, progress=say, warn=say)
+    return lambda: verb(observer=printer(api.settings), progress=say, warn=say)
 
 
 def _say(service: str) -> Callable[[str], None]:
@@ -343,7 +348,7 @@ def _create_job(api: Api, names: ServiceNames, sd: ServiceDefinition | None,
                                           target=other_slot(production))
         request = replace(request, bake_seconds=0.0, hooks=(), pause_at=None,
                           desired_count=desired_count({"definition": {"desiredCount": sd.desired_count}}))
-        return with_deployer(settings, observer=ignore, progress=say, warn=say,
+        return with_deployer(settings, observer=printer(settings), progress=say, warn=say,
                              action=lambda deployer: deployer.start(request))
 
     return job

@@ -165,7 +165,7 @@ def service_deployment(k: KeptDeployment) -> dict:
         "targetServiceRevision": _revision_summary(target_revision_arn(k), _target_tasks(d), target_weights),
         "status": d.status.value,
         "statusReason": _status_reason(d),
-        "lifecycleStage": None if d.status == Status.PENDING else d.stage.value,
+        "lifecycleStage": None if d.status == Status.PENDING else reported_stage(d.stage),
         "lifecycleHookDetails": hook_details(d),
         "deploymentConfiguration": deployment_configuration(d),
         "rollback": _rollback(k),
@@ -208,6 +208,17 @@ def deployment_configuration(d: Deployment) -> dict:
         config["alarms"] = {"alarmNames": [name], "rollback": d.alarm_rollback,
                             "enable": True}
     return config
+
+
+# ECS's model lists PRE_PRODUCTION_TRAFFIC_SHIFT among the stages a hook may run at
+# (LINEAR and CANARY) but not among a deployment's lifecycleStage values: while its
+# hooks run, the deployment is reported at the shift they precede.
+_REPORTED_AS = {Stage.PRE_PRODUCTION_TRAFFIC_SHIFT: Stage.PRODUCTION_TRAFFIC_SHIFT}
+
+
+def reported_stage(stage: Stage) -> str:
+    """`stage` as ServiceDeployment.lifecycleStage can say it."""
+    return _REPORTED_AS.get(stage, stage).value
 
 
 def _minutes(seconds: float, minute: float) -> int:
