@@ -421,3 +421,12 @@ def test_hook_from_dict_refuses_bad_data(d):
 def test_hook_refuses_stage_without_hooks():
     with pytest.raises(InvalidInput, match="no lifecycle hooks at CLEAN_UP"):
         Hook(Stage.CLEAN_UP, "true")
+
+
+def test_a_function_environment_takes_the_hooks_kit_variables():
+    from bgctl.core.hooks import with_kit_variables
+
+    env = {"BGCTL_INGRESS_URL": "http://127.0.0.1:41234", "HOME": "/root"}
+    assert with_kit_variables({"ALB_URL": "${BGCTL_INGRESS_URL}/", "PASS": "a$b${HOME}$$", "N": "${BGCTL_NOPE}"},
+                              env) == {"ALB_URL": "http://127.0.0.1:41234/", "PASS": "a$b${HOME}$$",
+                                       "N": "${BGCTL_NOPE}"}

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bgctl.adapters.child_process import kill_group, run_child
 from bgctl.adapters.lambda_runner import invoke_command, invoke_handler
-from bgctl.core.hooks import Hook, HookInvocation, HookRun, HookTargetType, failed_answer, parse_hook_answer
+from bgctl.core.hooks import (Hook, HookInvocation, HookRun, HookTargetType, failed_answer, parse_hook_answer,
+                              with_kit_variables)
 
 
 def run_hook(
@@ -94,7 +95,7 @@ class HookRunner:
         if mapping is None:
             return HookRun(failed_answer(f"no function is mapped to {arn} in the configuration file"),
                            None, "", "", 0.0)
-        environment = dict(getattr(mapping, "environment", None) or {})
+        environment = with_kit_variables(dict(getattr(mapping, "environment", None) or {}), call.env)
         if getattr(mapping, "handler", None):
             return invoke_handler(mapping.handler, event=call.event, function_arn=arn, environment=environment,
                                   timeout=call.timeout, cwd=self.functions_dir, on_start=on_start)

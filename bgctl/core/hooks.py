@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -323,3 +324,19 @@ def hook_environment(
         # ECS runs the traffic-shift hooks again during a rollback; this tells them apart.
         "BGCTL_ROLLBACK": "1" if rollback else "",
     }
+
+
+def with_kit_variables(environment: dict[str, str], hook_env: dict[str, str]) -> dict[str, str]:
+    """A function mapping's environment with `${BGCTL_…}` references filled from the hook's variables.
+
+    A function's environment in the configuration file is fixed text, but what it needs
+    to reach (the ingress, say) depends on the project's ports: `ALB_URL =
+    "${BGCTL_INGRESS_URL}/"` follows BGCTL_HTTP_PORT. Other `$` text is left as written.
+    """
+    def fill(match: re.Match) -> str:
+        return hook_env.get(match.group(1), match.group(0))
+
+    return {name: _KIT_VARIABLE.sub(fill, value) for name, value in environment.items()}
+
+
+_KIT_VARIABLE = re.compile(r"\$\{(BGCTL_[A-Z0-9_]+)\}")

@@ -20,13 +20,14 @@ MINUTE = "0.5s"
 @pytest.fixture(scope="module")
 def config(kit, tmp_path_factory) -> Path:
     """A configuration file (BGCTL_CONFIG) mapping the example's Lambda to examples/hooks/smoke_test.py,
-    pointed at this stack's ingress; the example's test rule is the seed's."""
+    pointed at this stack's ingress as bgctl.toml points it (`${BGCTL_INGRESS_URL}`, whatever the port);
+    the example's test rule is the seed's."""
     path = tmp_path_factory.mktemp("config") / "bgctl.toml"
     path.write_text(
         '[deployment]\nbake_time = "0"\n'
         f'[functions."{SMOKE_TEST}"]\n'
         f'handler = "{REPO}/examples/hooks/smoke_test.py:lambda_handler"\n'
-        f'environment = {{ ALB_URL = "{kit.url}/", TEST_HEADER_NAME = "x-amzn-ecs-bluegreen-test", '
+        'environment = { ALB_URL = "${BGCTL_INGRESS_URL}/", TEST_HEADER_NAME = "x-amzn-ecs-bluegreen-test", '
         'TEST_HEADER_VALUE = "test", EXPECTED_RESPONSE = "Hello from BACKEND GREEN" }\n'
     )
     kit.extra_env.update({"BGCTL_CONFIG": str(path), "BGCTL_MINUTE": MINUTE})
