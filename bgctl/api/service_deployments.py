@@ -15,7 +15,8 @@ from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, ke
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.operations import Api, ApiError, client_error, operation
 from bgctl.api.paging import page
-from bgctl.api.services import service_ref, run_in_worker, service_deployments
+from bgctl.api.service_jobs import run_in_worker
+from bgctl.api.services import service_deployments, service_ref
 from bgctl.cli.continue_ import run_continue
 from bgctl.cli.rollback import run_rollback
 from bgctl.core.ecs_records import (KeptDeployment, describe_service_deployments, list_service_deployments,

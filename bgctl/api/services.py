@@ -14,39 +14,31 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from bgctl.adapters.deployment_history import DeploymentHistory, history_dir, kept_deployments
 from bgctl.adapters.docker_engine import DockerEngine
 from bgctl.adapters.images import standin_images
-from bgctl.adapters.project_files import load_config, shipped_revision
-from bgctl.adapters.lock import stack_lock
-from bgctl.adapters.slot_tasks import DockerSlotTasks
+from bgctl.adapters.project_files import load_config
 from bgctl.adapters.state_file import StateFile
 from bgctl.api.clusters import resolve_cluster
 from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter, operation
 from bgctl.api.paging import page
+from bgctl.api.service_jobs import create_job, ensure_up_then, rescale, run_in_worker, serving_counts
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
-from bgctl.cli.deploy import start_timeout
-from bgctl.cli.output import DeploymentPrinter, out
 from bgctl.cli.session import with_deployer
-from bgctl.cli.wiring import checked_stack, ensure_images, open_context
 from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, parse_desired_count
-from bgctl.cli.up import run_up
 from bgctl.core.arns import ServiceNames
-from bgctl.core.deployment import Deployment
 from bgctl.core.ecs_records import KeptDeployment
 from bgctl.core.ecs_services import (ACTIVE, BACKEND, FRONTEND, INACTIVE, KIT_SERVICES, ServiceView, as_update_input,
                                      current_task_definition, desired_count, describe_service, kit_role,
-                                     merged_definition, names_of, revision_source, same_revision)
+                                     merged_definition, names_of, revision_source)
 from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.service_definition import UPDATE_SERVICE, ServiceDefinition, parse_service_definition
 from bgctl.core.settings import Settings
 from bgctl.core.taskdef import Revision, parse_task_definition
-from bgctl.core.topology import ENVOY_SERVICE, FRONTEND_SERVICE, SERVICE_CONNECT_PORT, slot_service
-from bgctl.core.traffic import other_slot
+from bgctl.core.topology import FRONTEND_SERVICE, SERVICE_CONNECT_PORT, slot_service
 
 def service_not_found() -> ApiError:
     return ApiError("ServiceNotFoundException", "Service not found.")
@@ -85,7 +77,7 @@ def create_service(api: Api, body: dict) -> dict:
         "createdTaskDefinition": task_definition["taskDefinitionArn"], "createdAt": now, "updatedAt": now,
     }
     api.store.save_service(cluster, name, record)
-    api.worker.submit(f"create service {name}", _create_job(api, names, sd, revision), key=names.service_arn)
+    api.worker.submit(f"create service {name}", create_job(api, names, sd, revision), key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
 
 
@@ -122,7 +114,7 @@ def update_service(api: Api, body: dict) -> dict:
                   "updatedAt": now, "deploymentRequestedAt": now}
         api.store.save_service(cluster, name, record)
         api.worker.submit(f"deploy {name} {arn.rsplit('/', 1)[-1]}",
-                          run_in_worker(api, name, lambda **kw: _ensure_up_then(
+                          run_in_worker(api, name, lambda **kw: ensure_up_then(
                               api.settings, kw["progress"], lambda: with_deployer(
                                   api.settings, action=lambda deployer: deployer.start(request), **kw))),
                           key=names.service_arn)
@@ -130,15 +122,15 @@ def update_service(api: Api, body: dict) -> dict:
         # Only settings: recorded for the next deployment. A new desiredCount applies at once, in
         # place, as ECS scales a service without a deployment.
         count = desired_count({"definition": definition})
-        rescale = "desiredCount" in body and count != desired_count(record)
-        if rescale:
+        scale_now = "desiredCount" in body and count != desired_count(record)
+        if scale_now:
             _refuse_if_deploying(api, names)
             _check_count(definition, name)
         record = {**record, "definition": definition, "updatedAt": time.time()}
         api.store.save_service(cluster, name, record)
-        if rescale:
+        if scale_now:
             api.worker.submit(f"scale {name} to {count}",
-                              run_in_worker(api, name, lambda **kw: _rescale(api.settings, count, kw["progress"])),
+                              run_in_worker(api, name, lambda **kw: rescale(api.settings, count, kw["progress"])),
                               key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
 
@@ -154,24 +146,6 @@ def _check_count(definition: dict, name: str) -> None:
         parse_desired_count(definition.get("desiredCount", DEFAULT_DESIRED_COUNT), name="desiredCount")
     except InvalidInput as exc:
         raise invalid_parameter(f"Service {name}: {exc}") from None
-
-
-def _rescale(settings: Settings, count: int, say: Callable[[str], None]) -> None:
-    """The production slot to `count` tasks, in place (scaling down stops the extra tasks gracefully)."""
-    stack = checked_stack(settings)
-    with stack_lock(settings.state_dir):
-        images = ensure_images(settings, stack, say)
-        ctx = open_context(settings, images)
-        state = ctx.state_file.load()
-        if state is None:
-            return  # no stack yet: the count applies when the service's tasks start
-        production = state.traffic.production
-        revision = state.revisions.get(production)
-        say(f"Scaling {slot_service(production)} to {count} task(s) ...")
-        DockerSlotTasks(settings, images, engine=ctx.engine, stack=ctx.stack).start(
-            production, revision, timeout=start_timeout(revision or shipped_revision(
-                production, settings.project_dir / "revisions"), settings.healthcheck), count=count)
-        ctx.state_file.save(replace(state, desired_count=count))
 
 
 @operation("DescribeServices")
@@ -220,7 +194,7 @@ def service_view(api: Api, record: dict) -> ServiceView:
     working = api.worker is not None and api.worker.working_on(names.service_arn)
     if record["status"] != ACTIVE:
         return ServiceView(record, tuple(service_deployments(api, names)), now=time.time())
-    serving = _serving(api.settings, _engine())
+    serving = serving_counts(api.settings, _engine())
     if record["role"] == FRONTEND:
         return ServiceView(record, running=serving.get(FRONTEND_SERVICE, 0), working=working, now=time.time())
     kept = tuple(service_deployments(api, names))
@@ -240,21 +214,6 @@ def service_deployments(api: Api, names: ServiceNames) -> list[KeptDeployment]:
                             StateFile(api.settings.state_file).load())
     return [k for k in kept if (k.deployment.names.service, k.deployment.names.cluster) == (names.service,
                                                                                           names.cluster)]
-
-
-def printer(settings: Settings) -> DeploymentPrinter:
-    """Serve's terminal shows a deployment's stages and outcome as `bgctl deploy` prints them."""
-    return DeploymentPrinter(out, settings.ingress_url, next_step_hint=False)
-
-
-def run_in_worker(api: Api, service: str, verb: Callable[..., Deployment]) -> Callable[[], Deployment]:
-    """A worker job calling a deploying verb (run_continue, run_rollback, ...) with its output on serve's."""
-    say = _say(service)
-    return lambda: verb(observer=printer(api.settings), progress=say, warn=say)
-
-
-def _say(service: str) -> Callable[[str], None]:
-    return lambda text: print(f"[service {service}] {text}", flush=True)
 
 
 def service_ref(api: Api, ref: str, cluster: str | None) -> tuple[str, str]:
@@ -325,59 +284,6 @@ def _check_images(settings: Settings, task_definition: dict) -> None:
             f"The image {image} of container {container.get('name')} in task definition {where} is not available "
             f"locally and no registry answers; make it available with docker load -i FILE.tar, "
             f"docker build -t {image} DIR, or docker tag IMAGE {image}.")
-
-
-def _create_job(api: Api, names: ServiceNames, sd: ServiceDefinition | None,
-                revision: Revision | None) -> Callable[[], object]:
-    """Bring the stack up; for the backend, deploy its task definition at once unless production runs it
-    already (ECS's first deployment of a service: no bake, no hooks)."""
-    settings = api.settings
-    say = _say(names.service)
-
-    def job() -> object:
-        _ensure_up(settings, say)
-        if sd is None or revision is None:
-            return None
-        state = StateFile(settings.state_file).load()
-        production = state.traffic.production
-        running = state.revisions.get(production) or shipped_revision(production, settings.project_dir / "revisions")
-        if same_revision(running, revision):
-            say(f"{production} already runs {revision.source}; nothing to deploy.")
-            return None
-        request = request_from_definition(settings, sd, revision, config=load_config(settings),
-                                          target=other_slot(production))
-        request = replace(request, bake_seconds=0.0, hooks=(), pause_at=None,
-                          desired_count=desired_count({"definition": {"desiredCount": sd.desired_count}}))
-        return with_deployer(settings, observer=printer(settings), progress=say, warn=say,
-                             action=lambda deployer: deployer.start(request))
-
-    return job
-
-
-def _ensure_up_then(settings: Settings, say: Callable[[str], None], then: Callable[[], Deployment]) -> Deployment:
-    _ensure_up(settings, say)
-    return then()
-
-
-def _ensure_up(settings: Settings, say: Callable[[str], None]) -> None:
-    # The worker's own connection: the handlers' is used under the API's lock, from other threads.
-    engine = DockerEngine.connect()
-    try:
-        serving = _serving(settings, engine)
-    finally:
-        engine.close()
-    if serving.get(ENVOY_SERVICE) and serving.get(FRONTEND_SERVICE):
-        return
-    say("The stack is not up; starting it (bgctl up) ...")
-    run_up(settings, say)
-
-
-def _serving(settings: Settings, engine: DockerEngine) -> dict[str, int]:
-    """How many healthy tasks (running containers) each of the project's Compose services has."""
-    try:
-        return {name: sum(t.serving for t in tasks) for name, tasks in engine.tasks(settings.project_name).items()}
-    except BgctlError as exc:
-        raise ApiError("ServerException", str(exc), status=500) from None
 
 
 _ENGINE: list[DockerEngine] = []
