@@ -33,7 +33,8 @@ MOST_STACKS_PER_MODULE = 4
 TESTS_PER_STACK = 4
 # Started first under -n (a worker takes groups in collection order): the modules
 # that take longest. A stale list costs minutes, never correctness.
-LONGEST_FIRST = ("test_zero_downtime.py", "test_deploy.py", "test_faults.py", "test_demo.py")
+LONGEST_FIRST = ("test_zero_downtime.py", "test_deploy.py", "test_faults.py", "test_api_deployments.py",
+                 "test_strategies.py", "test_demo.py", "test_desired_count.py", "test_api_pipeline.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
