@@ -119,8 +119,9 @@ def test_two_hooks_at_one_stage_run_in_parallel(blue_serves, tmp_path):
     (a_start, a_end), (b_start, b_end) = intervals["checks-a"], intervals["checks-b"]
     assert max(a_start, b_start) < min(a_end, b_end), f"the calls did not overlap: {intervals}"
     [stage] = [s for s in status_json(kit)["deployment"]["history"] if s["stage"] == "POST_TEST_TRAFFIC_SHIFT"]
-    # One after the other would take two sleeps plus two interpreter starts; together, one sleep and a start.
-    assert sleep <= stage["seconds"] < 2 * sleep - 1, stage
+    # The stage waited for both (the overlap above is what shows they ran together; the
+    # stage's length also holds interpreter starts, which a loaded machine stretches).
+    assert stage["seconds"] >= sleep, stage
     assert [h["status"] for h in latest(kit)["lifecycleHookDetails"]] == ["SUCCEEDED", "SUCCEEDED"]
 
 
