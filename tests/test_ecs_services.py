@@ -11,7 +11,7 @@ import pytest
 from bgctl.adapters.ecs_model import output_problems, parse_output
 from bgctl.core.arns import ServiceNames
 from bgctl.core.ecs_records import KeptDeployment
-from bgctl.core.ecs_services import (BACKEND, FRONTEND, INACTIVE, ServiceView, as_update_input,
+from bgctl.core.ecs_services import (OWN, BACKEND, FRONTEND, INACTIVE, ServiceView, as_update_input,
                                      current_task_definition, describe_service, kit_role, merged_definition,
                                      revision_source, same_revision, task_definition_arn)
 from bgctl.core.service_definition import UPDATE_SERVICE, parse_service_definition
@@ -71,9 +71,14 @@ def green_deployment(**overrides) -> KeptDeployment:
 def test_the_kit_role_of_a_definition():
     assert kit_role(BACKEND_INPUT) == BACKEND
     assert kit_role(FRONTEND_INPUT) == FRONTEND
-    assert kit_role({"serviceName": "worker", "taskDefinition": "w:1"}) is None
+    # Any other service runs on a stack of its own (whether it can be reached is checked there).
+    assert kit_role({"serviceName": "worker", "taskDefinition": "w:1"}) == OWN
     other_port = json.loads(json.dumps(SC).replace("3000", "8080"))
-    assert kit_role({**BACKEND_INPUT, "serviceConnectConfiguration": other_port}) is None
+    assert kit_role({**BACKEND_INPUT, "serviceConnectConfiguration": other_port}) == OWN
+    other_name = json.loads(json.dumps(SC).replace('"backend"', '"orders"'))
+    assert kit_role({**BACKEND_INPUT, "serviceConnectConfiguration": other_name}) == OWN
+    web = {**FRONTEND_INPUT, "loadBalancers": [{**FRONTEND_INPUT["loadBalancers"][0], "containerName": "web"}]}
+    assert kit_role(web) == OWN
 
 
 def test_an_update_keeps_what_it_leaves_out_and_merges_the_deployment_configuration():

@@ -191,6 +191,18 @@ class DockerEngine:
         except (DockerException, requests.RequestException) as exc:
             raise _failure(f"stop {container}", exc) from exc
 
+    def join(self, network: str, attrs: dict, aliases: Iterable[str] = ()) -> None:
+        """Connect the container (its inspect) to `network` with `aliases`, unless it is connected already.
+
+        Connecting a running container adds an interface and touches nothing else it has."""
+        if network in ((attrs.get("NetworkSettings") or {}).get("Networks") or {}):
+            return
+        try:
+            self.api.connect_container_to_network(attrs["Id"], network, aliases=list(aliases) or None)
+        except (DockerException, requests.RequestException) as exc:
+            raise _failure(f"connect {attrs.get('Name', attrs['Id']).lstrip('/')} to network {network}", exc) \
+                from exc
+
     # -- the event stream --------------------------------------------------
 
     def events(self, project: str, service: str | None = None, *,
@@ -337,10 +349,10 @@ def service_state(attrs: dict) -> ServiceState:
                         config.get("Image", ""))
 
 
-def addresses(attrs: dict) -> tuple[str, ...]:
-    """The container's IPv4 addresses on its networks (Compose: the project's network)."""
+def addresses(attrs: dict, *, leaving_out: str | None = None) -> tuple[str, ...]:
+    """The container's IPv4 addresses on its networks (Compose: the project's network), but `leaving_out`'s."""
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-    return tuple(sorted(n["IPAddress"] for n in networks.values() if n.get("IPAddress")))
+    return tuple(sorted(n["IPAddress"] for name, n in networks.items() if n.get("IPAddress") and name != leaving_out))
 
 
 def published_ports(attrs: dict) -> set[int]:

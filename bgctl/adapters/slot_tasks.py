@@ -71,6 +71,10 @@ class DockerSlotTasks:
         feed = self.engine.events(self.project, service)
         try:
             self.stack.up([service], wait=False, timeout=max(1, int(timeout)), scales={service: count})
+            if self.settings.kit_network:
+                # A service's own stack: its tasks call the other services on the kit's network.
+                for attrs in self.engine.inspect_all(self.project, service):
+                    self.engine.join(self.settings.kit_network, attrs)
             return self._healthy(service, count, feed, deadline, timeout)
         finally:
             feed.close()
@@ -137,7 +141,8 @@ class DockerSlotTasks:
                 if health == "unhealthy":
                     raise BgctlError(f"{name}'s health check failed")
             if all(_status(a)[0] == "running" and _status(a)[1] in (None, "healthy") for a in containers):
-                return tuple(address for attrs in containers for address in addresses(attrs))
+                return tuple(address for attrs in containers
+                             for address in addresses(attrs, leaving_out=self.settings.kit_network))
             # The event says what changed; the inspect after it has the rest (exit code, addresses).
             if _wait_for(feed, {a["Id"] for a in containers}, ("start", "die", "health_status"), deadline) is None:
                 raise BgctlError(f"{service} was not healthy within {timeout:g}s")

@@ -16,12 +16,13 @@ from bgctl.adapters.state_file import StateFile
 from bgctl.api.operations import Api, ApiError, client_error, operation
 from bgctl.api.paging import page
 from bgctl.api.service_jobs import run_in_worker
+from bgctl.api.service_stacks import own_stacks
 from bgctl.api.services import service_deployments, service_ref
 from bgctl.cli.continue_ import run_continue
 from bgctl.cli.rollback import run_rollback
 from bgctl.core.ecs_records import (KeptDeployment, describe_service_deployments, list_service_deployments,
                                     service_deployment_brief)
-from bgctl.core.ecs_services import names_of
+from bgctl.core.settings import Settings
 
 CONTINUE, ROLLBACK, ABORT = "CONTINUE", "ROLLBACK", "ABORT"
 
@@ -36,7 +37,7 @@ def list_deployments(api: Api, body: dict) -> dict:
     record = api.store.service(cluster, name)
     if record is None:
         raise ApiError("ServiceNotFoundException", "Service not found.")
-    kept = service_deployments(api, names_of(record))
+    kept = service_deployments(api, record)
     statuses = set(body.get("status") or ())
     created = body.get("createdAt") or {}
     chosen = [k for k in kept
@@ -56,16 +57,14 @@ def describe_deployments(api: Api, body: dict) -> dict:
         if match is None:
             missing.append(arn)
         else:
-            found.append(match)
+            found.append(match[1])
     return describe_service_deployments(found, missing)
 
 
 @operation("ContinueServiceDeployment")
 def continue_deployment(api: Api, body: dict) -> dict:
     arn = body["serviceDeploymentArn"]
-    k = _find(_all(api), arn)
-    if k is None:
-        raise deployment_not_found(arn)
+    settings, k = _deployment(api, arn)
     d = k.deployment
     hook_id = body.get("hookId")
     awaiting = [e.hook_id for e in d.awaiting()]
@@ -74,7 +73,6 @@ def continue_deployment(api: Api, body: dict) -> dict:
     if d.finished_ or hook_id not in awaiting:
         raise client_error(f"No lifecycle hook {hook_id} of service deployment {arn} awaits action "
                            f"(awaiting: {', '.join(awaiting) or 'none'}; the deployment is {d.status}).")
-    settings = api.settings
     if body.get("action", CONTINUE) == ROLLBACK:
         verb = lambda **kw: run_rollback(settings, **kw)  # noqa: E731
     else:
@@ -89,9 +87,7 @@ def continue_deployment(api: Api, body: dict) -> dict:
 @operation("StopServiceDeployment")
 def stop_deployment(api: Api, body: dict) -> dict:
     arn = body["serviceDeploymentArn"]
-    k = _find(_all(api), arn)
-    if k is None:
-        raise deployment_not_found(arn)
+    settings, k = _deployment(api, arn)
     d = k.deployment
     if body.get("stopType", ROLLBACK) == ABORT:
         raise client_error("The kit does not ABORT a service deployment, which would leave its target revision "
@@ -102,20 +98,28 @@ def stop_deployment(api: Api, body: dict) -> dict:
     # bgctl rollback's own way: roll back here if no deployer runs it (paused, or its bgctl died), else
     # ask the one that does (the worker's, or another bgctl's) through the rollback request file and
     # wait for the outcome -- beside the worker, which may be busy running that very deployment.
-    settings = api.settings
     api.worker.beside(f"rollback {d.id}", run_in_worker(api, d.names.service,
                                                          lambda **kw: run_rollback(settings, **kw)))
     return {"serviceDeploymentArn": arn}
 
 
-def _all(api: Api) -> list[KeptDeployment]:
-    return kept_deployments(DeploymentHistory(history_dir(api.settings.state_dir)),
-                            StateFile(api.settings.state_file).load())
+def _all(api: Api) -> list[tuple[Settings, KeptDeployment]]:
+    """Every kept deployment, with the settings of the stack it ran on: the kit's, or a service's own."""
+    return [(settings, k) for settings in (api.settings, *own_stacks(api.settings))
+            for k in kept_deployments(DeploymentHistory(history_dir(settings.state_dir)),
+                                      StateFile(settings.state_file).load())]
 
 
-def _find(kept: list[KeptDeployment], arn: str) -> KeptDeployment | None:
-    for k in kept:
+def _find(kept: list[tuple[Settings, KeptDeployment]], arn: str) -> tuple[Settings, KeptDeployment] | None:
+    for settings, k in kept:
         if service_deployment_brief(k)["serviceDeploymentArn"] == arn:
-            return k
+            return settings, k
     return None
+
+
+def _deployment(api: Api, arn: str) -> tuple[Settings, KeptDeployment]:
+    found = _find(_all(api), arn)
+    if found is None:
+        raise deployment_not_found(arn)
+    return found
 

@@ -1,9 +1,12 @@
 """Services of the ECS API: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
 
 The kit runs the seed's pair (core/ecs_services.KIT_SERVICES): a Service Connect
-service on port 3000 -- the backend, whose new task definitions are deployed
-blue/green onto the kit's backend slots -- and a service behind the load
-balancer on port 80 -- the frontend, recorded and counted from its container.
+service on port 3000 called `backend` -- whose new task definitions are deployed
+blue/green onto the kit's backend slots -- and the `frontend` container behind
+the load balancer on port 80, recorded and counted from its container. Any
+other service with a Service Connect client alias or a load balancer gets a
+stack of its own (api/service_stacks.py, core/service_stack.py), deployed the
+same way on that stack's settings.
 Everything is checked before anything changes (the task definition, its
 images, the service definition as the deploy verb checks a file); the work
 (bringing the stack up, the deployment) is handed to the worker, and the
@@ -24,17 +27,21 @@ from bgctl.adapters.state_file import StateFile
 from bgctl.api.clusters import resolve_cluster
 from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter, operation
 from bgctl.api.paging import page
-from bgctl.api.service_jobs import create_job, ensure_up_then, rescale, run_in_worker, serving_counts
+from bgctl.api.service_jobs import create_job, ensure_up, ensure_up_then, rescale, run_in_worker, say_for, \
+    serving_counts
+from bgctl.api.service_stacks import bring_up, stack_settings, take_down
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
 from bgctl.cli.session import with_deployer
 from bgctl.core.desired_count import DEFAULT_DESIRED_COUNT, parse_desired_count
 from bgctl.core.arns import ServiceNames
 from bgctl.core.ecs_records import KeptDeployment
-from bgctl.core.ecs_services import (ACTIVE, BACKEND, FRONTEND, INACTIVE, KIT_SERVICES, ServiceView, as_update_input,
+from bgctl.core.ecs_services import (ACTIVE, BACKEND, FRONTEND, INACTIVE, KIT_SERVICES, OWN, ServiceView,
+                                     as_update_input, ingress_port_tag,
                                      current_task_definition, desired_count, describe_service, kit_role,
                                      merged_definition, names_of, revision_source)
 from bgctl.core.errors import BgctlError, InvalidInput
+from bgctl.core.service_stack import Endpoint, endpoint_of
 from bgctl.core.service_definition import UPDATE_SERVICE, ServiceDefinition, parse_service_definition
 from bgctl.core.settings import Settings
 from bgctl.core.taskdef import Revision, parse_task_definition
@@ -55,17 +62,20 @@ def create_service(api: Api, body: dict) -> dict:
     if existing is not None and existing["status"] != INACTIVE:
         raise invalid_parameter("Creation of service was not idempotent.")
     role = kit_role(body)
-    if role is None:
-        raise client_error(f"Service {name} is neither of the kit's services: {KIT_SERVICES}.")
     for other in api.store.services():
-        if other["status"] == ACTIVE and other["role"] == role:
+        if other["status"] == ACTIVE and other["role"] == role and role != OWN:
             raise client_error(f"The kit's {role} is already service {names_of(other).service_arn}; "
                                f"{KIT_SERVICES}, one of each.")
     definition = {k: v for k, v in body.items() if k not in ("cluster", "clientToken")}
     task_definition = resolve_task_definition(api, body["taskDefinition"])
     names = ServiceNames(name, cluster)
     sd = revision = None
-    if role == BACKEND:
+    stack = None
+    if role == OWN:
+        endpoint = _endpoint(api, name, definition, task_definition)
+        sd, revision = _checked(api, definition, names, task_definition, port=endpoint.container_port)
+        stack = {"ingressPort": _ingress_port(api, definition, name), "dnsNames": list(endpoint.dns_names)}
+    elif role == BACKEND:
         sd, revision = _checked(api, definition, names, task_definition)
     else:
         _check_frontend_count(definition, name)
@@ -75,10 +85,52 @@ def create_service(api: Api, body: dict) -> dict:
         "serviceName": name, "clusterName": cluster, "role": role, "status": ACTIVE,
         "definition": definition, "taskDefinition": task_definition["taskDefinitionArn"],
         "createdTaskDefinition": task_definition["taskDefinitionArn"], "createdAt": now, "updatedAt": now,
+        **({"stack": stack} if stack is not None else {}),
     }
     api.store.save_service(cluster, name, record)
-    api.worker.submit(f"create service {name}", create_job(api, names, sd, revision), key=names.service_arn)
+    if role == OWN:
+        job = _own_create_job(api, record, endpoint, revision, desired_count(record))
+    else:
+        job = create_job(api, names, sd, revision)
+    api.worker.submit(f"create service {name}", job, key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
+
+
+def _own_create_job(api: Api, record: dict, endpoint: Endpoint, revision: Revision, count: int):
+    """The kit's stack up, then the service's own, running its first task definition (no deployment:
+    ECS starts a new service's tasks directly)."""
+    say = say_for(record["serviceName"])
+    settings = stack_settings(api.settings, record)
+
+    def job() -> None:
+        ensure_up(api.settings, say)
+        up = bring_up(settings, endpoint, revision, count, say)
+        say(f"Service {endpoint.service} runs {count} task(s) of {revision.source}; {endpoint.describe()}; "
+            f"its ingress {up.ingress_url}/")
+
+    return job
+
+
+def _endpoint(api: Api, name: str, definition: dict, task_definition: dict) -> Endpoint:
+    """The service's endpoint, its DNS names free on the kit's network."""
+    try:
+        endpoint = endpoint_of(name, definition, task_definition)
+    except InvalidInput as exc:
+        raise client_error(str(exc)) from None
+    for other in api.store.services():
+        taken = set(endpoint.dns_names) & set((other.get("stack") or {}).get("dnsNames") or ())
+        if other["status"] == ACTIVE and other["serviceName"] != name and taken:
+            raise client_error(f"Service {names_of(other).service_arn} already answers to {sorted(taken)[0]}.")
+    return endpoint
+
+
+def _ingress_port(api: Api, definition: dict, name: str) -> int:
+    """The port the service's ingress is published on: its tag bgctl:ingress-port, else 0 (Docker chooses)."""
+    try:
+        port = ingress_port_tag(definition)
+    except ValueError as exc:
+        raise invalid_parameter(f"Service {name}: {exc}") from None
+    return port or 0
 
 
 @operation("UpdateService")
@@ -102,12 +154,20 @@ def update_service(api: Api, body: dict) -> dict:
         record = {**record, "definition": definition, "updatedAt": time.time()}
         api.store.save_service(cluster, name, record)
         return {"service": describe_service(service_view(api, record))}
-    if kit_role(definition) != BACKEND:
-        raise client_error(f"Service {name} would no longer be the kit's backend: {KIT_SERVICES}.")
+    if kit_role(definition) != record["role"]:
+        raise client_error(f"Service {name} would no longer be the kit's {record['role']}: {KIT_SERVICES}.")
+    settings = settings_of(api, record)
+    port = None
+    if record["role"] == OWN:
+        endpoint = _endpoint(api, name, definition, task_definition)
+        if endpoint != _endpoint(api, name, record["definition"], task_definition):
+            raise client_error(f"Service {name}'s Service Connect and load balancer settings are those it was "
+                               f"created with in the kit; create another service to change them.")
+        port = endpoint.container_port
     if changed or body.get("forceNewDeployment"):
-        _refuse_if_deploying(api, names)
-        sd, revision = _checked(api, definition, names, task_definition)
-        request = replace(request_from_definition(api.settings, sd, revision, config=load_config(api.settings)),
+        _refuse_if_deploying(api, record)
+        sd, revision = _checked(api, definition, names, task_definition, port=port)
+        request = replace(request_from_definition(settings, sd, revision, config=load_config(settings)),
                           desired_count=desired_count({"definition": definition}))
         now = time.time()
         record = {**record, "definition": definition, "taskDefinition": arn, "previousTaskDefinition": current,
@@ -116,7 +176,7 @@ def update_service(api: Api, body: dict) -> dict:
         api.worker.submit(f"deploy {name} {arn.rsplit('/', 1)[-1]}",
                           run_in_worker(api, name, lambda **kw: ensure_up_then(
                               api.settings, kw["progress"], lambda: with_deployer(
-                                  api.settings, action=lambda deployer: deployer.start(request), **kw))),
+                                  settings, action=lambda deployer: deployer.start(request), **kw))),
                           key=names.service_arn)
     else:
         # Only settings: recorded for the next deployment. A new desiredCount applies at once, in
@@ -124,13 +184,13 @@ def update_service(api: Api, body: dict) -> dict:
         count = desired_count({"definition": definition})
         scale_now = "desiredCount" in body and count != desired_count(record)
         if scale_now:
-            _refuse_if_deploying(api, names)
+            _refuse_if_deploying(api, record)
             _check_count(definition, name)
         record = {**record, "definition": definition, "updatedAt": time.time()}
         api.store.save_service(cluster, name, record)
         if scale_now:
             api.worker.submit(f"scale {name} to {count}",
-                              run_in_worker(api, name, lambda **kw: rescale(api.settings, count, kw["progress"])),
+                              run_in_worker(api, name, lambda **kw: rescale(settings, count, kw["progress"])),
                               key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
 
@@ -176,11 +236,15 @@ def delete_service(api: Api, body: dict) -> dict:
     record = active_record(api, cluster, name)
     if not body.get("force") and desired_count(record) > 0:
         raise invalid_parameter("The service cannot be stopped while it is scaled above 0.")
-    _refuse_if_deploying(api, names_of(record))
+    _refuse_if_deploying(api, record)
     now = time.time()
-    # The kit's containers stay up (the other service may need them): bgctl down removes them.
+    # The kit's containers stay up (the other service may need them): bgctl down removes them. A
+    # service's own stack goes, with its records (its deployments are described until then).
     deleted = {**record, "status": INACTIVE, "deletedAt": now, "updatedAt": now}
     api.store.save_service(cluster, name, deleted)
+    if record["role"] == OWN:
+        settings = settings_of(api, record)
+        api.worker.submit(f"delete service {name}", lambda: take_down(settings), key=names_of(record).service_arn)
     answer = describe_service(service_view(api, deleted))
     return {"service": {**answer, "status": "DRAINING"}}
 
@@ -193,25 +257,33 @@ def service_view(api: Api, record: dict) -> ServiceView:
     names = names_of(record)
     working = api.worker is not None and api.worker.working_on(names.service_arn)
     if record["status"] != ACTIVE:
-        return ServiceView(record, tuple(service_deployments(api, names)), now=time.time())
-    serving = serving_counts(api.settings, _engine())
+        return ServiceView(record, tuple(service_deployments(api, record)), now=time.time())
+    settings = settings_of(api, record)
+    serving = serving_counts(settings, _engine())
     if record["role"] == FRONTEND:
         return ServiceView(record, running=serving.get(FRONTEND_SERVICE, 0), working=working, now=time.time())
-    kept = tuple(service_deployments(api, names))
+    kept = tuple(service_deployments(api, record))
     latest = kept[0].deployment if kept else None
     if latest is not None and not latest.finished_:
         return ServiceView(record, kept, running=serving.get(slot_service(latest.source), 0),
                            candidate_running=serving.get(slot_service(latest.target), 0), working=working,
                            now=time.time())
-    state = StateFile(api.settings.state_file).load()
+    state = StateFile(settings.state_file).load()
     running = serving.get(slot_service(state.traffic.production), 0) if state is not None else 0
     return ServiceView(record, kept, running=running, working=working, now=time.time())
 
 
-def service_deployments(api: Api, names: ServiceNames) -> list[KeptDeployment]:
+def settings_of(api: Api, record: dict) -> Settings:
+    """The settings of the stack the service runs on: the kit's, or its own."""
+    return stack_settings(api.settings, record) if record["role"] == OWN else api.settings
+
+
+def service_deployments(api: Api, record: dict) -> list[KeptDeployment]:
     """The service's deployments, newest first."""
-    kept = kept_deployments(DeploymentHistory(history_dir(api.settings.state_dir)),
-                            StateFile(api.settings.state_file).load())
+    names = names_of(record)
+    settings = settings_of(api, record)
+    kept = kept_deployments(DeploymentHistory(history_dir(settings.state_dir)),
+                            StateFile(settings.state_file).load())
     return [k for k in kept if (k.deployment.names.service, k.deployment.names.cluster) == (names.service,
                                                                                           names.cluster)]
 
@@ -233,8 +305,9 @@ def active_record(api: Api, cluster: str, name: str) -> dict:
     return record
 
 
-def _refuse_if_deploying(api: Api, names: ServiceNames) -> None:
-    state = StateFile(api.settings.state_file).load()
+def _refuse_if_deploying(api: Api, record: dict) -> None:
+    names = names_of(record)
+    state = StateFile(settings_of(api, record).state_file).load()
     d = state.deployment if state is not None else None
     if d is not None and not d.finished_:
         arn = d.names.service_deployment_arn(d.id)
@@ -245,9 +318,10 @@ def _refuse_if_deploying(api: Api, names: ServiceNames) -> None:
                            f"wait for it (aws ecs wait services-stable).")
 
 
-def _checked(api: Api, definition: dict, names: ServiceNames,
-             task_definition: dict) -> tuple[ServiceDefinition, Revision]:
-    """The backend's definition and revision, checked as `bgctl deploy --service-definition` checks a file."""
+def _checked(api: Api, definition: dict, names: ServiceNames, task_definition: dict,
+             port: int | None = None) -> tuple[ServiceDefinition, Revision]:
+    """The service's definition and revision (of the container serving `port`, by default the backend's
+    Service Connect port), checked as `bgctl deploy --service-definition` checks a file."""
     config = load_config(api.settings)
     family, number = task_definition["family"], task_definition["revision"]
     if (definition.get("deploymentConfiguration") or {}).get("strategy") is None:
@@ -261,7 +335,7 @@ def _checked(api: Api, definition: dict, names: ServiceNames,
                                       source=f"Service {names.service}", operation=UPDATE_SERVICE,
                                       functions=config.functions.keys(), config_name=api.settings.config_path.name)
         revision = parse_task_definition(json.dumps(task_definition), source=revision_source(family, number),
-                                         service_connect_port=SERVICE_CONNECT_PORT)
+                                         service_connect_port=port or SERVICE_CONNECT_PORT)
     except InvalidInput as exc:
         raise client_error(str(exc)) from None
     _check_images(api.settings, task_definition)

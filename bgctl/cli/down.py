@@ -12,6 +12,7 @@ and services do not, as nothing runs them any more.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -50,6 +51,8 @@ def run_down(settings: Settings, *, keep_history: bool = False) -> list[str]:
     the removal, and its answers would describe services that no longer run.
     """
     served = stop(settings.api_file)
+    # The services' own stacks first: their Envoys are on the kit's network, which goes next.
+    own = [item for stack_settings in own_stacks(settings) for item in take_down(stack_settings)]
     stack = checked_stack(settings)
     had_state = settings.state_dir.exists()  # before the lock file creates the directory
     with stack_lock(settings.state_dir):
@@ -63,7 +66,8 @@ def run_down(settings: Settings, *, keep_history: bool = False) -> list[str]:
         settings.state_dir.parent.rmdir()  # .bgctl/, if no other project uses it
     except OSError:
         pass
-    return ([f"bgctl serve (pid {served.pid})"] if served else []) + existing + (["route state"] if had_state else [])
+    return ([f"bgctl serve (pid {served.pid})"] if served else []) + own + existing + \
+        (["route state"] if had_state else [])
 
 
 def remove_state(state_dir: Path, *, keep_history: bool, keep_api: bool = False) -> None:
@@ -93,3 +97,29 @@ def _remove_all_but(folder: Path, kept: list[Path]) -> None:
             remove_tree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def own_stacks(kit: Settings) -> Iterator[Settings]:
+    """The service stacks that have a folder under `kit`'s state (for `bgctl down` and the records)."""
+    if not kit.services_dir.is_dir():
+        return
+    for folder in sorted(kit.services_dir.iterdir()):
+        ports = folder / "ports"
+        try:
+            http_port, admin_port = (int(p) for p in ports.read_text().split())
+        except (OSError, ValueError):
+            continue
+        yield kit.for_service(folder.name, http_port=http_port, admin_port=admin_port)
+
+
+def take_down(settings: Settings) -> list[str]:
+    """Remove the service's stack (its containers and network) and its state; what was removed."""
+    if not settings.compose_file.is_file():
+        remove_state(settings.state_dir, keep_history=False)
+        return []
+    stack = checked_stack(settings)
+    with stack_lock(settings.state_dir):
+        existing = stack.leftovers()
+        stack.down()
+    remove_state(settings.state_dir, keep_history=False)
+    return existing

@@ -28,11 +28,17 @@ from bgctl.core.taskdef import Revision
 from bgctl.core.topology import SERVICE_CONNECT_PORT
 
 BACKEND, FRONTEND = "backend", "frontend"
+# Any other service with a client alias or a load balancer: a stack of its own (core/service_stack.py).
+OWN = "own"
 # The seed's frontend: nginx on port 80 behind the ALB (the kit's ingress listener).
 FRONTEND_CONTAINER_PORT = 80
-KIT_SERVICES = (f"the kit runs two services: a Service Connect service whose clientAliases port is "
-                f"{SERVICE_CONNECT_PORT} (the backend, deployed blue/green) and a service with loadBalancers "
-                f"containerPort {FRONTEND_CONTAINER_PORT} (the frontend behind the ingress)")
+KIT_SERVICES = (f"the kit's own two services are the seed's: a Service Connect service whose clientAliases "
+                f"port is {SERVICE_CONNECT_PORT} named backend (deployed blue/green on the kit's backend slots) "
+                f"and a service with loadBalancers to container frontend port {FRONTEND_CONTAINER_PORT} (the "
+                f"frontend behind the ingress); any other service with a client alias or a load balancer runs "
+                f"in a stack of its own")
+# CreateService's tag choosing the port a service's own ingress is published on (127.0.0.1).
+INGRESS_PORT_TAG = "bgctl:ingress-port"
 ACTIVE, DRAINING, INACTIVE = "ACTIVE", "DRAINING", "INACTIVE"
 DEFAULT_DESIRED_COUNT = 1
 # A Revision built from a registered task definition carries this as its source,
@@ -48,14 +54,28 @@ _DESCRIBED = ("loadBalancers", "serviceRegistries", "launchType", "capacityProvi
 ROLLED_BACK = frozenset({Status.ROLLBACK_SUCCESSFUL, Status.ROLLBACK_FAILED})
 
 
-def kit_role(definition: Mapping[str, Any]) -> str | None:
-    """BACKEND, FRONTEND, or None when the definition is neither of the kit's services."""
+def kit_role(definition: Mapping[str, Any]) -> str:
+    """BACKEND or FRONTEND for the seed's services; OWN for any other."""
     sc = definition.get("serviceConnectConfiguration") or {}
-    if sc.get("enabled", True) and any(alias.get("port") == SERVICE_CONNECT_PORT
-                                       for s in sc.get("services") or () for alias in s.get("clientAliases") or ()):
+    if sc.get("enabled", True) and any(
+            alias.get("port") == SERVICE_CONNECT_PORT
+            and (alias.get("dnsName") or s.get("discoveryName") or BACKEND).split(".")[0] == BACKEND
+            for s in sc.get("services") or () for alias in s.get("clientAliases") or ()):
         return BACKEND
-    if any(lb.get("containerPort") == FRONTEND_CONTAINER_PORT for lb in definition.get("loadBalancers") or ()):
+    if any(lb.get("containerPort") == FRONTEND_CONTAINER_PORT and lb.get("containerName") == FRONTEND
+           for lb in definition.get("loadBalancers") or ()):
         return FRONTEND
+    return OWN
+
+
+def ingress_port_tag(definition: Mapping[str, Any]) -> int | None:
+    """The port the service's tag bgctl:ingress-port asks for; ValueError when it is not a port."""
+    for tag in definition.get("tags") or ():
+        if tag.get("key") == INGRESS_PORT_TAG:
+            value = str(tag.get("value", ""))
+            if not value.isdigit() or not 1 <= int(value) <= 65535:
+                raise ValueError(f"tag {INGRESS_PORT_TAG} must be a port number from 1 to 65535, not {value!r}.")
+            return int(value)
     return None
 
 

@@ -7,13 +7,14 @@ Every I/O object gets a `Settings` passed in; nothing reads os.environ later
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
 from bgctl.core.config import CONFIG_FILE
 from bgctl.core.durations import parse_duration
 from bgctl.core.errors import InvalidInput
+from bgctl.core.service_stack import project_name as service_project_name
 
 DEFAULT_PROJECT_NAME = "bgctl"
 # One ECS minute (bakeTimeInMinutes, timeoutInMinutes, ...) is a minute unless BGCTL_MINUTE says otherwise.
@@ -54,6 +55,11 @@ class Settings:
     minute_seconds: float = DEFAULT_MINUTE_SECONDS
     # BGCTL_API_PORT: where `bgctl serve` answers the ECS API (127.0.0.1 only).
     api_port: int = DEFAULT_API_PORT
+    # A service's own stack (core/service_stack.py): its state folder, its generated Compose file, and
+    # the kit's network, which its Envoy and its tasks join. None: the kit's own stack.
+    state_root: Path | None = None
+    compose_path: Path | None = None
+    kit_network: str | None = None
 
     @classmethod
     def parse(cls, env: Mapping[str, str], project_dir: Path) -> "Settings":
@@ -86,6 +92,28 @@ class Settings:
         return cls(project_dir, name, http_port, admin_port, image_mode, healthcheck, fault, test_header,
                    config_file=project_dir / config if config else None, minute_seconds=_minute(env),
                    api_port=_port(env, "BGCTL_API_PORT", DEFAULT_API_PORT))
+
+    def for_service(self, service: str, *, http_port: int, admin_port: int) -> "Settings":
+        """The settings of `service`'s own stack (a service created through `bgctl serve`), beside this kit's."""
+        root = self.services_dir / service
+        return replace(self, project_name=service_project_name(self.project_name, service), http_port=http_port,
+                       admin_port=admin_port, state_root=root, compose_path=root / "compose.yaml",
+                       kit_network=self.network)
+
+    @property
+    def services_dir(self) -> Path:
+        """The stacks of the services created through `bgctl serve`, one folder each."""
+        return self.state_dir / "services"
+
+    @property
+    def network(self) -> str:
+        """The kit's Compose network (Compose names a project's default network so)."""
+        return f"{self.project_name}_default"
+
+    @property
+    def bootstrap_dir(self) -> Path:
+        """A service stack's Envoy bootstrap (the kit's is envoy/ in the project)."""
+        return self.state_dir / "envoy"
 
     @property
     def config_path(self) -> Path:
@@ -130,11 +158,11 @@ class Settings:
 
     @property
     def compose_file(self) -> Path:
-        return self.project_dir / "compose.yaml"
+        return self.compose_path or self.project_dir / "compose.yaml"
 
     @property
     def state_dir(self) -> Path:
-        return self.project_dir / ".bgctl" / self.project_name
+        return self.state_root or self.project_dir / ".bgctl" / self.project_name
 
     @property
     def routes_dir(self) -> Path:

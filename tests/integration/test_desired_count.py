@@ -88,7 +88,7 @@ def test_two_tasks_serve_behind_one_cluster(kit, engine):
 def test_a_task_killed_during_bake_is_replaced_and_only_its_requests_in_flight_fail(kit, engine):
     assert status_json(kit)["production"] == "blue"
     deploy = subprocess.Popen([sys.executable, "-m", "bgctl", "deploy", "green", "--desired-count", "2",
-                               "--bake-time", "20s"], cwd=REPO, env=kit.env, stdout=subprocess.PIPE,
+                               "--bake-time", "40s"], cwd=REPO, env=kit.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         until(lambda: (status_json(kit)["deployment"] or {}).get("stage") == "BAKE_TIME", timeout=120, interval=0.2)
@@ -97,7 +97,9 @@ def test_a_task_killed_during_bake_is_replaced_and_only_its_requests_in_flight_f
         for client in clients:
             client.__enter__()
         try:
-            until(lambda: sum(len(c.answers) for c in clients) > 200, timeout=30)
+            # The kill and its replacement must fall in the bake, which a loaded machine shortens from
+            # this side: `bgctl status` above and the clients starting take seconds at load 15.
+            until(lambda: sum(len(c.answers) for c in clients) > 100, timeout=30)
             victim = green_tasks(engine, kit)[-1]
             victim.kill()
             killed = time.monotonic()
