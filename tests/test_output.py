@@ -365,8 +365,8 @@ def test_status_json_keys_are_the_contract():
                            now=1060.0, shipped_revision=shipped).to_dict()
     assert list(report) == ["project", "running", "production", "production_revision", "weights", "test_rule",
                             "deployment", "routes", "containers", "warnings", "ingress", "admin", "api",
-                            "tasks"]
-    assert report["api"] is None
+                            "tasks", "services"]
+    assert report["api"] is None and report["services"] == {}
     assert (report["production"], report["weights"], report["running"]) == ("green", {"blue": 0, "green": 100}, True)
     assert report["production_revision"] == "shipped green revision"
     # The deployment's source and target against their desired counts (no slot container observed here).

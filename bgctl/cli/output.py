@@ -116,6 +116,10 @@ def print_status(console: Console, report: StatusReport) -> None:
                       f"at {report.ingress}/" + (f"  [dim]{revision}[/dim]" if revision else ""))
     if report.api:
         console.print(f"ECS API:    {report.api.url} (bgctl serve, pid {report.api.pid})")
+    for service in report.services:
+        what = f"{service.production} runs {service.revision}" if service.revision else "starting"
+        last = f"; last deployment {service.deployment}" if service.deployment else ""
+        console.print(f"Service:    {service.name} at {service.ingress}/ ({what}{last})")
     weights = ", ".join(f"{slot} {pct}%" for slot, pct in report.weights.items())
     if weights:
         console.print(f"Traffic:    {weights}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import click
 
@@ -13,7 +14,9 @@ from bgctl.cli.output import out, print_status
 from bgctl.cli.wiring import checked_stack, open_context
 from bgctl.core.errors import InvalidInput
 from bgctl.core.settings import Settings
-from bgctl.core.status_report import ApiEndpoint, StatusReport, status_report
+from bgctl.adapters.state_file import StateFile
+from bgctl.cli.down import own_stacks
+from bgctl.core.status_report import ApiEndpoint, OwnService, StatusReport, status_report
 
 
 @click.command()
@@ -39,6 +42,9 @@ def run_status(settings: Settings) -> StatusReport:
         except InvalidInput:
             shipped = None  # a report is still worth printing without it
     serve = running(settings.api_file)
-    return status_report(project=settings.project_name, ingress=settings.ingress_url, admin=settings.admin_url,
-                         state=state, seen=seen, now=time.time(), shipped_revision=shipped,
-                         api=ApiEndpoint(serve.url, serve.pid) if serve else None)
+    report = status_report(project=settings.project_name, ingress=settings.ingress_url, admin=settings.admin_url,
+                           state=state, seen=seen, now=time.time(), shipped_revision=shipped,
+                           api=ApiEndpoint(serve.url, serve.pid) if serve else None)
+    own = tuple(OwnService.of(s.state_dir.name, s.ingress_url, StateFile(s.state_file).load())
+                for s in own_stacks(settings))
+    return replace(report, services=own)

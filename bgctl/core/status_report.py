@@ -122,6 +122,30 @@ class ApiEndpoint:
 
 
 @dataclass(frozen=True)
+class OwnService:
+    """A service created through `bgctl serve` on a stack of its own: where it is and what it runs."""
+
+    name: str
+    ingress: str
+    production: Slot | None
+    revision: str | None
+    deployment: str | None  # the latest deployment's status and stage
+
+    def to_dict(self) -> dict:
+        return {"ingress": self.ingress, "production": self.production, "revision": self.revision,
+                "deployment": self.deployment}
+
+    @classmethod
+    def of(cls, name: str, ingress: str, state: State | None) -> "OwnService":
+        if state is None:
+            return cls(name, ingress, None, None, None)
+        revision = state.revisions.get(state.traffic.production)
+        d = state.deployment
+        return cls(name, ingress, state.traffic.production, revision.source if revision else None,
+                   f"{d.status.value} ({d.stage.value})" if d is not None else None)
+
+
+@dataclass(frozen=True)
 class StatusReport:
     project: str
     running: bool
@@ -138,6 +162,8 @@ class StatusReport:
     api: ApiEndpoint | None = None
     # The slots' tasks against their desiredCount: production's, and a deployment's target and source.
     tasks: dict[Slot, TaskCount] = field(default_factory=dict)
+    # The services created through `bgctl serve` that run on stacks of their own, by name.
+    services: tuple[OwnService, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -159,6 +185,7 @@ class StatusReport:
             "api": self.api.to_dict() if self.api else None,
             "tasks": {slot: {"desired": c.desired, "running": c.running, "healthy": c.healthy}
                       for slot, c in self.tasks.items()},
+            "services": {service.name: service.to_dict() for service in self.services},
         }
 
 

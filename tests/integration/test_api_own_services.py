@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import Kit, Serve, until
+from tests.integration.conftest import Kit, Serve, status_json, until
 from tests.integration.test_api_deployments import ACCOUNT, error_of, ended
 
 TEST_HEADER = {"x-orders-test": "yes"}
@@ -193,3 +193,22 @@ def test_deleting_web_removes_its_stack(serve, web_port):
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{web_port}/", timeout=5)
     assert serve.ecs.list_services()["serviceArns"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/default/orders"]
+
+
+def test_status_shows_orders_and_down_removes_its_stack(serve):
+    report = status_json(serve.kit)
+    orders = report["services"]["orders"]
+    assert (orders["production"], orders["revision"]) == ("green", "task definition orders:2")
+    assert orders["deployment"] == "SUCCESSFUL (CLEAN_UP)"
+    assert requests.get(f"{orders['ingress']}/", timeout=10).text == "ORDERS v2"  # its own ingress
+    text = serve.kit.bgctl("status").stdout
+    assert f"Service:    orders at {orders['ingress']}/ (green runs task definition orders:2" in text
+    serve.stop()
+    result = serve.kit.bgctl("down")
+    assert result.returncode == 0, result.stderr
+    assert own_containers(serve.kit, "orders") == []
+    client = docker.from_env()
+    try:
+        assert [n.name for n in client.networks.list() if n.name.startswith(f"{serve.kit.project}-svc-")] == []
+    finally:
+        client.close()
