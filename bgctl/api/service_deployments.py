@@ -79,7 +79,8 @@ def continue_deployment(api: Api, body: dict) -> dict:
         # bgctl's --pause-at is not a hook of the deployer's: continuing goes on from it.
         chosen = None if hook_id.startswith("pause-at-") else hook_id
         verb = lambda **kw: run_continue(settings, hook_id=chosen, **kw)  # noqa: E731
-    api.worker.submit(f"{body.get('action', CONTINUE).lower()} {d.id}", run_in_worker(api, d.names.service, verb),
+    api.worker.submit(f"{body.get('action', CONTINUE).lower()} {d.id}",
+                      run_in_worker(api, d.names.service, verb, settings=settings),
                       key=d.names.service_arn)
     return {"serviceDeploymentArn": arn}
 
@@ -99,7 +100,8 @@ def stop_deployment(api: Api, body: dict) -> dict:
     # ask the one that does (the worker's, or another bgctl's) through the rollback request file and
     # wait for the outcome -- beside the worker, which may be busy running that very deployment.
     api.worker.beside(f"rollback {d.id}", run_in_worker(api, d.names.service,
-                                                         lambda **kw: run_rollback(settings, **kw)))
+                                                         lambda **kw: run_rollback(settings, **kw),
+                                                         settings=settings))
     return {"serviceDeploymentArn": arn}
 
 

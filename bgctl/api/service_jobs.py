@@ -56,10 +56,12 @@ def printer(settings: Settings) -> DeploymentPrinter:
     return DeploymentPrinter(out, settings.ingress_url, next_step_hint=False)
 
 
-def run_in_worker(api: Api, service: str, verb: Callable[..., Deployment]) -> Callable[[], Deployment]:
-    """A worker job calling a deploying verb (run_continue, run_rollback, ...) with its output on serve's."""
+def run_in_worker(api: Api, service: str, verb: Callable[..., Deployment], *,
+                  settings: Settings | None = None) -> Callable[[], Deployment]:
+    """A worker job calling a deploying verb (run_continue, run_rollback, ...) with its output on serve's
+    (`settings`: the stack the service runs on, when it is not the kit's)."""
     say = say_for(service)
-    return lambda: verb(observer=printer(api.settings), progress=say, warn=say)
+    return lambda: verb(observer=printer(settings or api.settings), progress=say, warn=say)
 
 
 def say_for(service: str) -> Callable[[str], None]:

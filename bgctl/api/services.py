@@ -176,7 +176,8 @@ def update_service(api: Api, body: dict) -> dict:
         api.worker.submit(f"deploy {name} {arn.rsplit('/', 1)[-1]}",
                           run_in_worker(api, name, lambda **kw: ensure_up_then(
                               api.settings, kw["progress"], lambda: with_deployer(
-                                  settings, action=lambda deployer: deployer.start(request), **kw))),
+                                  settings, action=lambda deployer: deployer.start(request), **kw)),
+                                        settings=settings),
                           key=names.service_arn)
     else:
         # Only settings: recorded for the next deployment. A new desiredCount applies at once, in
@@ -190,7 +191,8 @@ def update_service(api: Api, body: dict) -> dict:
         api.store.save_service(cluster, name, record)
         if scale_now:
             api.worker.submit(f"scale {name} to {count}",
-                              run_in_worker(api, name, lambda **kw: rescale(settings, count, kw["progress"])),
+                              run_in_worker(api, name, lambda **kw: rescale(settings, count, kw["progress"]),
+                                            settings=settings),
                               key=names.service_arn)
     return {"service": describe_service(service_view(api, record))}
 

@@ -97,14 +97,16 @@ class DeploymentWorker:
         from bgctl.adapters.lock import is_held
         from bgctl.adapters.state_file import StateFile
 
-        settings = self.api.settings
-        state = StateFile(settings.state_file).load()
-        d = state.deployment if state is not None else None
-        if d is None or d.finished_ or d.paused or d.awaiting() or is_held(settings.state_dir):
-            return
         from bgctl.api.services import run_in_worker  # services imports this module
         from bgctl.cli.continue_ import run_continue
+        from bgctl.cli.down import own_stacks
 
-        print(f"bgctl serve: resuming the interrupted deployment {d.id} ({d.status}, {d.stage}).", flush=True)
-        self.submit(f"resume {d.id}", run_in_worker(self.api, d.names.service, lambda **kw: run_continue(
-            settings, **kw)), key=d.names.service_arn)
+        for settings in (self.api.settings, *own_stacks(self.api.settings)):
+            state = StateFile(settings.state_file).load()
+            d = state.deployment if state is not None else None
+            if d is None or d.finished_ or d.paused or d.awaiting() or is_held(settings.state_dir):
+                continue
+            print(f"bgctl serve: resuming the interrupted deployment {d.id} ({d.status}, {d.stage}).", flush=True)
+            resume = lambda s=settings, **kw: run_continue(s, **kw)  # noqa: E731
+            self.submit(f"resume {d.id}", run_in_worker(self.api, d.names.service, resume, settings=settings),
+                        key=d.names.service_arn)

@@ -155,7 +155,7 @@ def test_invalid_requests_answer_aws_errors_and_change_nothing(serve):
                     serviceConnectConfiguration=SC) == \
         ("InvalidParameterException", "Creation of service was not idempotent.")
     code, message = error_of(serve.ecs.create_service, serviceName="worker", taskDefinition=f"{BACKEND_FAMILY}:1")
-    assert code == "ClientException" and "clientAliases port is 3000" in message
+    assert code == "ClientException" and "neither a Service Connect client alias nor a load balancer" in message
     code, message = error_of(serve.ecs.update_service, service="frontend",
                              taskDefinition=f"{BACKEND_FAMILY}:2")
     assert code == "ClientException" and "deploys only the Service Connect service" in message
