@@ -64,6 +64,8 @@ def test_what_the_kit_cannot_run_is_one_sentence(definition, sentence):
 
 def test_the_project_is_named_after_the_kit_and_the_service():
     assert project_name("kit", "Orders_API.v2") == "kit-svc-orders_api-v2"
+    with pytest.raises(InvalidInput, match="under the kit's own names"):
+        endpoint_of("Backend", {"serviceConnectConfiguration": sc(dnsName="api")}, TASK)
 
 
 def test_the_envoy_bootstrap_is_valid_for_the_real_envoy(tmp_path):
@@ -89,12 +91,16 @@ def test_the_envoy_bootstrap_is_valid_for_the_real_envoy(tmp_path):
 
 
 def test_the_compose_file_has_the_kit_names_and_the_slot_aliases():
-    compose = json.loads(render_compose(bootstrap_dir="/b", routes_dir="/r$x", admin_dir="/a", envoy_image="e:1",
-                                        slot_image="n:1", ingress_port=8123, admin_port=0))
+    compose = json.loads(render_compose(service="orders", kit_network="kit_default", bootstrap_dir="/b",
+                                        routes_dir="/r$x", admin_dir="/a", envoy_image="e:1", slot_image="n:1",
+                                        ingress_port=8123, admin_port=0))
     services = compose["services"]
-    assert set(services) == {"service-connect", "backend-blue", "backend-green"}
+    assert set(services) == {"service-connect", "orders-blue", "orders-green"}
+    assert compose["networks"] == {"kit": {"external": True, "name": "kit_default"}}
     # Written out, not Compose variables (bgctl's environment has the kit's); 0: Docker chooses.
     assert services["service-connect"]["ports"] == [f"127.0.0.1:8123:{INGRESS_PORT}", f"127.0.0.1:0:{ADMIN_PORT}"]
-    assert services["service-connect"]["image"] == "e:1" and services["backend-blue"]["image"] == "n:1"
+    assert services["service-connect"]["image"] == "e:1" and services["orders-blue"]["image"] == "n:1"
     assert "/r$$x:/etc/envoy/routes" in services["service-connect"]["volumes"]  # Compose's escape of $
-    assert services["backend-green"]["networks"] == {"default": {"aliases": ["slot-green"]}}
+    # The slots on the kit's network from their start; the Envoy joins it later, under the DNS names.
+    assert services["orders-green"]["networks"] == {"default": {"aliases": ["slot-green"]}, "kit": {}}
+    assert "networks" not in services["service-connect"]

@@ -80,7 +80,7 @@ class Stack:
 
     def set_slot_override(self, slot: str, text: str | None) -> None:
         """The compose override that gives `slot` a task definition's revision (None: the shipped one)."""
-        path = self.overrides_dir / f"{slot_service(slot)}.yaml"
+        path = self.overrides_dir / f"{slot_service(slot, self.settings.service)}.yaml"
         if text is None:
             path.unlink(missing_ok=True)
         else:

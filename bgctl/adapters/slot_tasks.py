@@ -40,10 +40,10 @@ class DockerSlotTasks:
         return self.settings.project_name
 
     def state(self, slot: str) -> ServiceState | None:
-        return self.engine.service_state(self.project, slot_service(slot))
+        return self.engine.service_state(self.project, slot_service(slot, self.settings.service))
 
     def all_tasks(self, slot: str) -> tuple[ServiceState, ...]:
-        return self.engine.service_states(self.project, slot_service(slot))
+        return self.engine.service_states(self.project, slot_service(slot, self.settings.service))
 
     def start(self, slot: str, revision: Revision | None, *, timeout: float, count: int = 1) -> tuple[str, ...]:
         """Run `count` tasks of `revision` (None: the shipped one) in `slot`; their addresses once all are healthy.
@@ -55,7 +55,7 @@ class DockerSlotTasks:
         replaces a lost task: Compose starts a stopped container again, and an
         unhealthy one is stopped first so that it is started afresh.
         """
-        service = slot_service(slot)
+        service = slot_service(slot, self.settings.service)
         override = None if revision is None else compose_override(
             revision, service=service, image=self.images.resolve(revision.image),
             healthcheck_profile=self.settings.healthcheck,
@@ -71,10 +71,6 @@ class DockerSlotTasks:
         feed = self.engine.events(self.project, service)
         try:
             self.stack.up([service], wait=False, timeout=max(1, int(timeout)), scales={service: count})
-            if self.settings.kit_network:
-                # A service's own stack: its tasks call the other services on the kit's network.
-                for attrs in self.engine.inspect_all(self.project, service):
-                    self.engine.join(self.settings.kit_network, attrs)
             return self._healthy(service, count, feed, deadline, timeout)
         finally:
             feed.close()
@@ -96,7 +92,7 @@ class DockerSlotTasks:
         through the Engine API: a `compose stop` would start a CLI process to
         make the same request.
         """
-        service = slot_service(slot)
+        service = slot_service(slot, self.settings.service)
         running = [a["Id"] for a in self.engine.inspect_all(self.project, service) if _status(a)[0] == "running"]
         if not running:
             return
@@ -123,7 +119,7 @@ class DockerSlotTasks:
             self.engine.stop(container, timeout=max(1.0, linger))
 
     def watch(self, slot: str) -> "SlotWatch":
-        return SlotWatch(self.engine, self.project, slot_service(slot))
+        return SlotWatch(self.engine, self.project, slot_service(slot, self.settings.service))
 
     def _healthy(self, service: str, count: int, feed: EventFeed, deadline: float,
                  timeout: float) -> tuple[str, ...]:

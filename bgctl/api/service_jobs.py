@@ -44,7 +44,7 @@ def rescale(settings: Settings, count: int, say: Callable[[str], None]) -> None:
             return  # no stack yet: the count applies when the service's tasks start
         production = state.traffic.production
         revision = state.revisions.get(production)
-        say(f"Scaling {slot_service(production)} to {count} task(s) ...")
+        say(f"Scaling {slot_service(production, settings.service)} to {count} task(s) ...")
         DockerSlotTasks(settings, images, engine=ctx.engine, stack=ctx.stack).start(
             production, revision, timeout=start_timeout(revision or shipped_revision(
                 production, settings.project_dir / "revisions"), settings.healthcheck), count=count)

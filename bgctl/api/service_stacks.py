@@ -58,7 +58,7 @@ def bring_up(settings: Settings, endpoint: Endpoint, revision: Revision, count: 
         write_atomically(settings.bootstrap_dir / "envoy.yaml", render_bootstrap(endpoint))
         if not settings.compose_file.is_file():
             write_atomically(settings.compose_file, render_compose(
-                bootstrap_dir=str(settings.bootstrap_dir), routes_dir=str(settings.routes_dir),
+                service=settings.service, kit_network=settings.kit_network or "", bootstrap_dir=str(settings.bootstrap_dir), routes_dir=str(settings.routes_dir),
                 admin_dir=str(settings.admin_dir), envoy_image=images.envoy, slot_image=images.nginx,
                 ingress_port=settings.http_port, admin_port=settings.admin_port))
         ctx = open_context(settings, images)

@@ -41,7 +41,7 @@ from bgctl.core.ecs_services import (ACTIVE, BACKEND, FRONTEND, INACTIVE, KIT_SE
                                      current_task_definition, desired_count, describe_service, kit_role,
                                      merged_definition, names_of, revision_source)
 from bgctl.core.errors import BgctlError, InvalidInput
-from bgctl.core.service_stack import Endpoint, endpoint_of
+from bgctl.core.service_stack import Endpoint, endpoint_of, slot_prefix
 from bgctl.core.service_definition import UPDATE_SERVICE, ServiceDefinition, parse_service_definition
 from bgctl.core.settings import Settings
 from bgctl.core.taskdef import Revision, parse_task_definition
@@ -118,9 +118,14 @@ def _endpoint(api: Api, name: str, definition: dict, task_definition: dict) -> E
     except InvalidInput as exc:
         raise client_error(str(exc)) from None
     for other in api.store.services():
-        taken = set(endpoint.dns_names) & set((other.get("stack") or {}).get("dnsNames") or ())
-        if other["status"] == ACTIVE and other["serviceName"] != name and taken:
+        if other["status"] != ACTIVE or other["serviceName"] == name or other["role"] != OWN:
+            continue
+        taken = set(endpoint.dns_names) & set(other["stack"]["dnsNames"])
+        if taken:
             raise client_error(f"Service {names_of(other).service_arn} already answers to {sorted(taken)[0]}.")
+        if slot_prefix(other["serviceName"]) == slot_prefix(name):
+            raise client_error(f"Service {name} would run its tasks under the names of service "
+                               f"{names_of(other).service_arn} ({slot_prefix(name)}-blue); choose another name.")
     return endpoint
 
 
@@ -267,11 +272,12 @@ def service_view(api: Api, record: dict) -> ServiceView:
     kept = tuple(service_deployments(api, record))
     latest = kept[0].deployment if kept else None
     if latest is not None and not latest.finished_:
-        return ServiceView(record, kept, running=serving.get(slot_service(latest.source), 0),
-                           candidate_running=serving.get(slot_service(latest.target), 0), working=working,
+        return ServiceView(record, kept, running=serving.get(slot_service(latest.source, settings.service), 0),
+                           candidate_running=serving.get(slot_service(latest.target, settings.service), 0),
+                           working=working,
                            now=time.time())
     state = StateFile(settings.state_file).load()
-    running = serving.get(slot_service(state.traffic.production), 0) if state is not None else 0
+    running = serving.get(slot_service(state.traffic.production, settings.service), 0) if state is not None else 0
     return ServiceView(record, kept, running=running, working=working, now=time.time())
 
 

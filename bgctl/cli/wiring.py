@@ -79,7 +79,7 @@ class Context:
                 live = self.envoy.rds_status().version
             except BgctlError:
                 live = None
-        return Observed(services, live, is_held(self.settings.state_dir), tasks)
+        return Observed(services, live, is_held(self.settings.state_dir), tasks, service=self.settings.service)
 
     def hook_runner(self) -> HookRunner:
         """Shell hooks run in the project's folder; AWS_LAMBDA hooks by the configuration file's

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bgctl.core.services import ServiceState
-from bgctl.core.topology import ENVOY_SERVICE, slot_service
+from bgctl.core.topology import DEPLOYED_SERVICE, ENVOY_SERVICE, slot_service
 from bgctl.core.stages import STAGES, Stage
 from bgctl.core.state import State
 
@@ -21,6 +21,8 @@ class Observed:
     lock_held: bool
     # Every container by service: a slot runs its desiredCount of them.
     tasks: dict[str, tuple[ServiceState, ...]] = field(default_factory=dict)
+    # What the slots' Compose services are called (Settings.service).
+    service: str = DEPLOYED_SERVICE
 
 
 def disagreements(state: State, seen: Observed, *, self_holds_lock: bool = False) -> list[str]:
@@ -33,7 +35,7 @@ def disagreements(state: State, seen: Observed, *, self_holds_lock: bool = False
         found.append("Envoy's admin interface does not answer.")
     elif seen.live_version != state.routes_version:
         found.append(f"Envoy serves routes {seen.live_version}, but the record says {state.routes_version}.")
-    production = seen.services.get(slot_service(state.traffic.production))
+    production = seen.services.get(slot_service(state.traffic.production, seen.service))
     deployment = state.deployment
     restarting_source = deployment is not None and not deployment.finished_ and deployment.stage == Stage.CLEAN_UP
     restarting_source = restarting_source and state.traffic.production == deployment.source
@@ -47,7 +49,7 @@ def disagreements(state: State, seen: Observed, *, self_holds_lock: bool = False
                 "(bgctl stopped); bgctl continue resumes it, bgctl rollback aborts it."
             )
         scaled = STAGES.index(deployment.stage) > STAGES.index(Stage.SCALE_UP)
-        candidate = seen.services.get(slot_service(deployment.target))
+        candidate = seen.services.get(slot_service(deployment.target, seen.service))
         if scaled and not deployment.rolling_back and (candidate is None or candidate.status != "running"):
             found.append(f"The candidate {deployment.target} should be running but is not.")
     return found

@@ -5,17 +5,18 @@ service behind a load balancer gets the same shape as the seed's backend, in
 a Compose project of its own (`<project>-svc-<name>`): its own Envoy (the
 service's Service Connect endpoint and, for a load-balanced service, its ALB)
 and two slots, blue and green, each running desiredCount tasks of the
-service's task definition. Inside that project the Compose services carry the
-kit's names (`service-connect`, `backend-blue`, `backend-green`), so the
-lifecycle engine, the slots' adapters and the route files work unchanged;
-the project's network is its own, so those names meet nobody else's.
+service's task definition. Inside that project the Envoy is `service-connect`,
+its clusters and route file are the seed's (`backend-blue`, `backend-green`,
+`backend`), and the slots are `<service>-blue` and `<service>-green`
+(`Settings.service`), so the lifecycle engine, the slots' adapters and the
+route files work unchanged.
 
 The kit's network joins the stacks: the service's Envoy is connected to it
 with the service's DNS names as aliases (what other services' containers
-call), and its tasks are connected to it without aliases (so they can call
-the other services). The Envoy clusters find the slots by aliases only the
-service's own network has (`slot-blue`, `slot-green`): on the kit's network
-`backend-blue` is the seed's.
+call), and its tasks are on it from their start (so they can call the other
+services; Compose names them there by their Compose service, which is why the
+slots carry the service's name). The Envoy clusters find the slots by aliases
+only the service's own network has (`slot-blue`, `slot-green`).
 """
 
 from __future__ import annotations
@@ -63,9 +64,14 @@ class Endpoint:
         return "; ".join(parts)
 
 
+def slot_prefix(service: str) -> str:
+    """What the service's slots are called (`<prefix>-blue`), as Compose and DNS take a name."""
+    return _SLUG.sub("-", service.lower()).strip("-") or "service"
+
+
 def project_name(kit_project: str, service: str) -> str:
     """The Compose project of `service`'s stack."""
-    return f"{kit_project}-svc-{_SLUG.sub('-', service.lower()).strip('-') or 'service'}"
+    return f"{kit_project}-svc-{slot_prefix(service)}"
 
 
 def endpoint_of(service: str, definition: Mapping[str, Any], task_definition: Mapping[str, Any]) -> Endpoint:
@@ -128,6 +134,9 @@ def endpoint_of(service: str, definition: Mapping[str, Any], task_definition: Ma
     taken = RESERVED_NAMES.intersection(dns_names)
     if taken:
         raise InvalidInput(f"{where}'s DNS name {sorted(taken)[0]} is one of the kit's own services' names.")
+    if slot_prefix(service) in ("backend", "frontend"):
+        raise InvalidInput(f"{where} would run its tasks under the kit's own names ({slot_prefix(service)}-blue); "
+                           f"only the seed's own {slot_prefix(service)} service may be called so.")
     return Endpoint(service, int(port), alias_port, dns_names, lb_container)
 
 
@@ -233,12 +242,14 @@ def render_bootstrap(endpoint: Endpoint) -> str:
     return json.dumps(bootstrap, indent=1) + "\n"
 
 
-def render_compose(*, bootstrap_dir: str, routes_dir: str, admin_dir: str, envoy_image: str, slot_image: str,
-                   ingress_port: int, admin_port: int) -> str:
+def render_compose(*, service: str, kit_network: str, bootstrap_dir: str, routes_dir: str, admin_dir: str,
+                   envoy_image: str, slot_image: str, ingress_port: int, admin_port: int) -> str:
     """The service's Compose file (JSON is YAML), every value written out: Compose would take a variable
     from bgctl's own environment first, where BGCTL_HTTP_PORT is the kit's. A port 0 is Docker's choice.
     The slots' images, commands and checks come from the revision overrides bgctl writes, as for the
-    seed's slots."""
+    seed's slots. The slots (`<service>-blue`, `-green`: Compose gives every container its service's
+    name on each of its networks) are on the kit's network from their start, since a task may call
+    another service as it starts; the Envoy is joined to it later, under the service's DNS names."""
     slot = {"image": slot_image, "pull_policy": "missing", "stop_grace_period": "30s", "restart": "no"}
     compose = {
         "services": {
@@ -252,7 +263,9 @@ def render_compose(*, bootstrap_dir: str, routes_dir: str, admin_dir: str, envoy
                 "ports": [f"127.0.0.1:{ingress_port}:{INGRESS_PORT}", f"127.0.0.1:{admin_port}:{ADMIN_PORT}"],
                 "restart": "no",
             },
-            **{slot_service(s): {**slot, "networks": {"default": {"aliases": [slot_alias(s)]}}} for s in SLOTS},
+            **{slot_service(s, service): {**slot, "networks": {"default": {"aliases": [slot_alias(s)]}, "kit": {}}}
+               for s in SLOTS},
         },
+        "networks": {"kit": {"external": True, "name": kit_network}},
     }
     return json.dumps(compose, indent=1).replace("$", "$$") + "\n"

@@ -14,7 +14,8 @@ from typing import Mapping
 from bgctl.core.config import CONFIG_FILE
 from bgctl.core.durations import parse_duration
 from bgctl.core.errors import InvalidInput
-from bgctl.core.service_stack import project_name as service_project_name
+from bgctl.core.service_stack import project_name as service_project_name, slot_prefix
+from bgctl.core.topology import DEPLOYED_SERVICE
 
 DEFAULT_PROJECT_NAME = "bgctl"
 # One ECS minute (bakeTimeInMinutes, timeoutInMinutes, ...) is a minute unless BGCTL_MINUTE says otherwise.
@@ -60,6 +61,8 @@ class Settings:
     state_root: Path | None = None
     compose_path: Path | None = None
     kit_network: str | None = None
+    # What the slots' Compose services are called: `<service>-blue`, `<service>-green`.
+    service: str = DEPLOYED_SERVICE
 
     @classmethod
     def parse(cls, env: Mapping[str, str], project_dir: Path) -> "Settings":
@@ -98,7 +101,7 @@ class Settings:
         root = self.services_dir / service
         return replace(self, project_name=service_project_name(self.project_name, service), http_port=http_port,
                        admin_port=admin_port, state_root=root, compose_path=root / "compose.yaml",
-                       kit_network=self.network)
+                       kit_network=self.network, service=slot_prefix(service))
 
     @property
     def services_dir(self) -> Path:

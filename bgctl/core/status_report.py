@@ -237,4 +237,5 @@ def _task_counts(state: State | None, seen: Observed) -> dict[Slot, TaskCount]:
         wanted = {d.source: d.source_count}
         if not d.rolling_back:
             wanted[d.target] = d.desired_count
-    return {slot: TaskCount.of(seen.tasks.get(slot_service(slot), ()), count) for slot, count in sorted(wanted.items())}
+    return {slot: TaskCount.of(seen.tasks.get(slot_service(slot, seen.service), ()), count)
+            for slot, count in sorted(wanted.items())}

@@ -11,6 +11,7 @@ after the test traffic shift and continued, and web deleted.
 from __future__ import annotations
 
 import json
+import time
 
 import docker
 import pytest
@@ -80,11 +81,13 @@ def service(serve, name: str) -> dict:
     return found
 
 
-def own_containers(kit: Kit, service_name: str) -> list:
+def own_containers(kit: Kit, service_name: str) -> list[str]:
+    """The names of the containers of the service's own stack (a listing, which a removal cannot race)."""
     client = docker.from_env()
     try:
-        return client.containers.list(all=True, filters={
+        found = client.api.containers(all=True, filters={
             "label": f"com.docker.compose.project={kit.project}-svc-{service_name}"})
+        return [c["Names"][0].lstrip("/") for c in found]
     finally:
         client.close()
 
@@ -102,6 +105,7 @@ def from_the_seed_frontend(kit: Kit, url: str) -> str:
 
 
 def test_orders_and_web_run_on_their_own_stacks(serve, web_port):
+    started = time.monotonic()
     for body in (orders_task("v1"), orders_task("v2"), WEB_TASK):
         serve.ecs.register_task_definition(**body)
     created = serve.ecs.create_service(serviceName="orders", taskDefinition="orders:1", desiredCount=2,
@@ -109,24 +113,27 @@ def test_orders_and_web_run_on_their_own_stacks(serve, web_port):
                                        serviceConnectConfiguration=ORDERS_SC)["service"]
     assert created["status"] == "ACTIVE" and created["serviceArn"].endswith(":service/default/orders")
     serve.ecs.get_waiter("services_stable").wait(services=["orders"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    orders_stable = time.monotonic()
     # web's nginx resolves orders.internal when it starts: orders is there first.
     serve.ecs.create_service(
         serviceName="web", taskDefinition="web:1", desiredCount=1, deploymentConfiguration=BLUE_GREEN,
         loadBalancers=[{"targetGroupArn": TARGET_GROUP, "containerName": "web", "containerPort": 80}],
         tags=[{"key": "bgctl:ingress-port", "value": str(web_port)}])
     serve.ecs.get_waiter("services_stable").wait(services=["web"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    print(f"\norders (kit's stack up + 2 tasks) stable {orders_stable - started:.1f}s after the first call; "
+          f"web stable {time.monotonic() - orders_stable:.1f}s after orders")
 
     orders = service(serve, "orders")
     assert (orders["desiredCount"], orders["runningCount"]) == (2, 2)
     assert orders["taskDefinition"].endswith(":task-definition/orders:1")
-    assert len([c for c in own_containers(serve.kit, "orders") if "backend-blue" in c.name]) == 2
+    assert len([c for c in own_containers(serve.kit, "orders") if "orders-blue" in c]) == 2
     web = f"http://127.0.0.1:{web_port}"
     assert requests.get(f"{web}/", timeout=10).text == "WEB v1"
     # web's container reaches orders by its Service Connect name and port; so does the seed's frontend.
     assert requests.get(f"{web}/orders", timeout=10).text == "ORDERS v1"
     assert from_the_seed_frontend(serve.kit, "http://orders.internal:8080/") == "ORDERS v1"
-    # The seed's own ingress is untouched.
-    assert requests.get(f"{serve.kit.url}/", timeout=10).text == "Hello from BACKEND BLUE"
+    # The seed's own ingress is untouched: its backend cluster holds none of orders' tasks.
+    assert {requests.get(f"{serve.kit.url}/", timeout=10).text for _ in range(10)} == {"Hello from BACKEND BLUE"}
 
 
 def test_a_blue_green_deployment_of_orders_with_its_test_header(serve, web_port):
@@ -148,9 +155,11 @@ def test_a_blue_green_deployment_of_orders_with_its_test_header(serve, web_port)
     assert requests.get(f"{web}/orders", headers=TEST_HEADER, timeout=10).text == "ORDERS v2"
     assert requests.get(f"{web}/orders", timeout=10).text == "ORDERS v1"
     assert from_the_seed_frontend(serve.kit, "http://orders.internal:8080/") == "ORDERS v1"
+    continued = time.monotonic()
     serve.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook, action="CONTINUE")
 
     assert ended(serve, arn)["status"] == "SUCCESSFUL"
+    print(f"\norders' deployment SUCCESSFUL {time.monotonic() - continued:.1f}s after continue-service-deployment")
     serve.ecs.get_waiter("services_stable").wait(services=["orders"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     orders = service(serve, "orders")
     assert orders["taskDefinition"].endswith(":task-definition/orders:2")
