@@ -246,7 +246,8 @@ def blue_serves(kit):
     d = report["deployment"]
     if d and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
         kit.bgctl("rollback")
-    if status_json(kit)["production"] != "blue":
+        report = status_json(kit)  # asked again only when something changed
+    if report["production"] != "blue":
         result = kit.bgctl("deploy", "blue", "--bake-time", "0")
         assert result.returncode == 0, result.stdout + result.stderr
     assert kit.get("/").text == BLUE
