@@ -6,37 +6,53 @@ print) and the operation itself, which returns data.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Optional
 
 import click
 
 from bgctl import __version__
-from bgctl.cli.continue_ import continue_
-from bgctl.cli.demo import demo
-from bgctl.cli.deploy import deploy
-from bgctl.cli.deployments import deployments
-from bgctl.cli.describe import describe
-from bgctl.cli.down import down
-from bgctl.cli.images import images
-from bgctl.cli.rollback import rollback
-from bgctl.cli.serve import serve
-from bgctl.cli.status import status
-from bgctl.cli.up import up
-from bgctl.cli.watch import watch
 from bgctl.core.errors import EXIT_FAILED, EXIT_INVALID, BgctlError
 
 EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C
 
+# Each verb: the module that holds its click command, and the command's name there. A run
+# imports only its own verb's module: importing all of them (the Docker SDK, botocore, rich,
+# the ECS API server) cost every `bgctl status` about half a second of CPU.
+COMMANDS = {
+    "up": ("bgctl.cli.up", "up"),
+    "status": ("bgctl.cli.status", "status"),
+    "deploy": ("bgctl.cli.deploy", "deploy"),
+    "continue": ("bgctl.cli.continue_", "continue_"),
+    "rollback": ("bgctl.cli.rollback", "rollback"),
+    "demo": ("bgctl.cli.demo", "demo"),
+    "down": ("bgctl.cli.down", "down"),
+    "images": ("bgctl.cli.images", "images"),
+    "deployments": ("bgctl.cli.deployments", "deployments"),
+    "describe": ("bgctl.cli.describe", "describe"),
+    "watch": ("bgctl.cli.watch", "watch"),
+    "serve": ("bgctl.cli.serve", "serve"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _Verbs(click.Group):
+    """The verbs of COMMANDS, each imported when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in COMMANDS:
+            return None
+        module, name = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), name)
+
+
+@click.group(cls=_Verbs, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bgctl")
 def app() -> None:
     """ECS native blue/green deployments with Service Connect test traffic, on one machine."""
-
-
-for command in (up, status, deploy, continue_, rollback, demo, down, images, deployments, describe, watch, serve):
-    app.add_command(command)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

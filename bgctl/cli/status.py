@@ -10,7 +10,6 @@ import click
 
 from bgctl.adapters.api_process import running
 from bgctl.adapters.project_files import load_settings, shipped_revision
-from bgctl.cli.output import out, print_status
 from bgctl.cli.wiring import checked_stack, open_context
 from bgctl.core.errors import InvalidInput
 from bgctl.core.settings import Settings
@@ -27,6 +26,8 @@ def status(as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return
+    from bgctl.cli.output import out, print_status  # rich, which --json (scripts, polls) does without
+
     print_status(out, report)
 
 
