@@ -49,7 +49,7 @@ def test_override_text_for_the_seed():
     assert (
         "    healthcheck: !override\n"
         '      test: ["CMD-SHELL", "wget --quiet --tries=1 --spider http://localhost:3000/health || exit 1"]\n'
-        '      interval: "0.25s"\n      timeout: "5s"\n      retries: 3\n      start_period: "60s"\n'
+        '      interval: "0.5s"\n      timeout: "5s"\n      retries: 3\n      start_period: "60s"\n'
     ) in text
     assert text.endswith('    cpus: 0.25\n    mem_limit: "512m"\n')
     seed = compose_override(GREEN, service="backend-green", image="nginx:alpine", healthcheck_profile="seed")
@@ -107,7 +107,7 @@ def test_compose_runs_the_seed_revision_exactly(tmp_path):
     assert green["command"] == list(GREEN.command)
     assert green.get("entrypoint") is None
     assert green["healthcheck"]["test"] == list(GREEN.health_check.test)
-    assert green["healthcheck"]["interval"] == "250ms"  # the slots' fast interval, as Compose writes it
+    assert green["healthcheck"]["interval"] == "500ms"  # the slots' fast interval, as Compose writes it
     assert green["healthcheck"]["timeout"] == "5s" and green["healthcheck"]["retries"] == 3
     assert green["cpus"] == 0.25
     assert int(green["mem_limit"]) == 512 * 1024 * 1024
@@ -147,6 +147,6 @@ def test_slots_check_health_more_often_than_the_frontend(tmp_path):
     """A deployment waits for the candidate's first check, which Docker runs one interval after the start."""
     services = merged(tmp_path, "services: {}\n")
     assert {name: s["healthcheck"]["interval"] for name, s in services.items() if "healthcheck" in s} == {
-        "frontend": "1s", "backend-blue": "250ms", "backend-green": "250ms"}
+        "frontend": "1s", "backend-blue": "500ms", "backend-green": "500ms"}
     seed = Settings.parse({"BGCTL_HEALTHCHECK": "seed"}, ROOT).compose_env(nginx_image="n", envoy_image="e")
     assert seed["BGCTL_HEALTH_INTERVAL"] == seed["BGCTL_SLOT_HEALTH_INTERVAL"] == "30s"

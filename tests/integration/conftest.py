@@ -38,7 +38,7 @@ TESTS_PER_STACK = 4
 LONGEST_FIRST = ("test_strategies.py", "test_lambda_hooks.py", "test_pause_hooks.py", "test_records.py",
                  "test_api_deployments.py", "test_desired_count.py", "test_deploy.py", "test_zero_downtime.py",
                  "test_faults.py", "test_action.py", "test_watch.py", "test_api_pipeline.py",
-                 "test_lifecycle.py", "test_demo.py")
+                 "test_api_own_services.py", "test_lifecycle.py", "test_demo.py")
 
 
 def pytest_configure(config):

@@ -171,6 +171,13 @@ def test_a_blue_green_deployment_of_orders_with_its_test_header(serve, web_port)
     assert d["serviceArn"].endswith(":service/default/orders")
     assert d["targetServiceRevision"]["arn"].startswith(f"arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/default/orders/")
 
+    # desiredCount alone: production scaled in place, no deployment.
+    serve.ecs.update_service(service="orders", desiredCount=3)
+    until(lambda: service(serve, "orders")["runningCount"] == 3, timeout=90, interval=0.5)
+    assert len([c for c in own_containers(serve.kit, "orders") if "orders-green" in c]) == 3
+    assert [x["serviceDeploymentArn"] for x in serve.ecs.list_service_deployments(
+        service="orders")["serviceDeployments"]][0] == arn
+
 
 def test_what_the_kit_cannot_run_is_refused_and_changes_nothing(serve):
     before = sorted(serve.ecs.list_services()["serviceArns"])
