@@ -24,6 +24,9 @@ Fixtures
 
     Under pytest-xdist each worker has a stack of its own.
 
+    When it is up the session prints where it answers and how to watch it live
+    from another terminal: ``bgctl watch --project bgctl-pytest-<random>``.
+
 ``bgctl_deployment`` (function)
     A deployment, driven from the test. Before the test no deployment is in
     progress (one left paused is rolled back) and production runs
@@ -463,11 +466,12 @@ def bgctl_options(pytestconfig: pytest.Config) -> BgctlOptions:
 
 
 @pytest.fixture(scope="session")
-def bgctl_stack(bgctl_options: BgctlOptions):
+def bgctl_stack(bgctl_options: BgctlOptions, pytestconfig: pytest.Config):
     """The kit running for this session, in its own Compose project and ports; removed at the end."""
     stack = BgctlStack.create(bgctl_options)
     try:
         stack.up()
+        _announce(pytestconfig, announcement(stack.project, stack.url))
         yield stack
     finally:
         stack.down()
@@ -481,6 +485,25 @@ def bgctl_deployment(request: pytest.FixtureRequest, bgctl_stack: BgctlStack,
     request.node.stash[_DEPLOYMENT] = deployment
     deployment.settle()
     return deployment
+
+
+def announcement(project: str, url: str) -> str:
+    """The line that tells where the session's stack answers and how to watch it."""
+    return f"bgctl: stack {project} at {url}; watch it from another terminal: bgctl watch --project {project}"
+
+
+def _announce(config: pytest.Config, text: str) -> None:
+    """`text` on the terminal now, not in a test's captured output (nothing on an xdist worker,
+    which has no terminal)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        reporter.write_line(text)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(text)
 
 
 @pytest.hookimpl(hookwrapper=True)

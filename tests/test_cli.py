@@ -26,6 +26,9 @@ def bgctl(*args, env=None, cwd=REPO):
          "bgctl: BGCTL_HTTP_PORT must be a port number from 1 to 65535, not 'abc'.\n"),
         (["up"], {"BGCTL_IMAGES": "cloud"},
          "bgctl: BGCTL_IMAGES must be one of auto, official, offline, not 'cloud'.\n"),
+        (["watch", "--project", "My Stack"], {},
+         "bgctl: --project 'My Stack' is not a valid Compose project name "
+         "(lowercase letters, digits, '-' and '_', starting with a letter or digit).\n"),
     ],
 )
 def test_invalid_input_is_one_sentence_and_exit_2(args, env, sentence):

@@ -31,6 +31,7 @@ from bgctl.core.topology import ENVOY_SERVICE
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 NUMBER_LABEL = "com.docker.compose.container-number"
 # Engine calls that should answer at once; the event stream has no time limit.
 REQUEST_TIMEOUT = 30
@@ -145,6 +146,15 @@ class DockerEngine:
         except (DockerException, requests.RequestException) as exc:
             raise _failure("list the project's containers, networks and volumes", exc) from exc
         return found
+
+    def project_folder(self, project: str) -> str | None:
+        """The folder a Compose project was started from (its containers' working_dir label); None
+        when no container of the project exists."""
+        for container in self._list(project):
+            folder = (container.get("Labels") or {}).get(WORKING_DIR_LABEL)
+            if folder:
+                return folder
+        return None
 
     def image_exists(self, image: str) -> bool:
         try:

@@ -1,27 +1,32 @@
 """`bgctl watch`: the stack and the deployment in progress, live, from any terminal.
 
 Read-only: it takes no lock and changes nothing; it reads the state file and
-Envoy's per-cluster counters about twice a second.
+Envoy's per-cluster counters about twice a second. `--project NAME` watches a
+stack started from another folder (the pytest plugin's, a CI job's): Docker's
+Compose labels say where it runs from.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from bgctl.adapters.docker_engine import DockerEngine
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.project_files import load_settings
 from bgctl.adapters.service_connect import slot_counters
 from bgctl.adapters.state_file import StateFile
-from bgctl.core.errors import BgctlError
+from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.settings import Settings
 from bgctl.core.state import State
 from bgctl.core.slot_rates import Sample
@@ -35,9 +40,11 @@ ADMIN_WAIT = 1.0
 @click.command()
 @click.option("--once", is_flag=True, help="Print one view (two samples half a second apart) and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with --once: one object for scripts).")
-def watch(once: bool, as_json: bool) -> None:
+@click.option("--project", metavar="NAME",
+              help="Watch the stack of Compose project NAME, run from any folder (e.g. the pytest plugin's).")
+def watch(once: bool, as_json: bool, project: str | None) -> None:
     """A live view of the deployment: stage, hooks, weights, requests per second per slot."""
-    settings = load_settings()
+    settings = load_settings() if project is None else settings_of_project(project)
     watcher = Watcher(settings)
     # A shell starts background jobs with Ctrl-C ignored; a watch must still quit on it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -58,6 +65,25 @@ def watch(once: bool, as_json: bool) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (`| head`): nothing more to say
         return
+
+
+def settings_of_project(project: str, env=None) -> Settings:
+    """The settings of the stack Compose project `project` runs, from the folder Docker says it
+    was started from; this shell's BGCTL_CONFIG is not that stack's, so it is left out."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "BGCTL_CONFIG"}
+    env["COMPOSE_PROJECT_NAME"] = project
+    try:
+        Settings.parse(env, Path.cwd())  # checked (exit 2) before Docker is asked
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc).replace("COMPOSE_PROJECT_NAME", "--project", 1)) from None
+    engine = DockerEngine.connect()
+    try:
+        folder = engine.project_folder(project)
+    finally:
+        engine.close()
+    if folder is None:
+        raise BgctlError(f"No container of Compose project {project} exists; is its stack up?")
+    return load_settings(env, Path(folder))
 
 
 class Watcher:

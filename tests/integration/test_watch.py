@@ -62,3 +62,11 @@ def test_when_the_stack_is_not_up_it_says_so_in_one_sentence(fresh_kit):
     assert result.returncode == 1
     assert result.stderr == f"bgctl: The stack {fresh_kit.project} is not up; start it with bgctl up.\n"
     assert result.stdout == ""
+
+
+def test_a_project_with_no_container_is_one_sentence(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bgctl", "watch", "--once", "--project", "bgctl-no-such-stack"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "bgctl: No container of Compose project bgctl-no-such-stack exists; is its stack up?\n"
+    assert result.stdout == ""
