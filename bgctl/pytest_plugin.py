@@ -300,8 +300,13 @@ class BgctlStack:
             except subprocess.TimeoutExpired:
                 removed = False
             if not removed:  # last resort: nothing of the project may outlive the session
-                subprocess.run(["docker", "compose", "-p", self.project, "down", "-v", "--remove-orphans",
-                                "--timeout", "5"], capture_output=True, timeout=300)
+                from bgctl.adapters.docker_engine import DockerEngine
+
+                engine = DockerEngine.connect()
+                try:
+                    engine.remove_project(self.project)
+                finally:
+                    engine.close()
         finally:
             shutil.rmtree(self.directory.parent, ignore_errors=True)
 

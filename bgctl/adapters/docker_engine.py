@@ -147,6 +147,28 @@ class DockerEngine:
             raise _failure("list the project's containers, networks and volumes", exc) from exc
         return found
 
+    def remove_project(self, project: str) -> None:
+        """Everything of the project Docker has, removed by force: containers, then networks and
+        volumes (a last resort when `bgctl down` could not run; Compose's graceful stop is not
+        needed for containers nobody will use again)."""
+        label = {"label": f"{PROJECT_LABEL}={project}"}
+        try:
+            for container in self.api.containers(all=True, filters=label):
+                self._ignoring_gone(self.api.remove_container, container["Id"], v=True, force=True)
+            for network in self.api.networks(filters=label):
+                self._ignoring_gone(self.api.remove_network, network["Id"])
+            for volume in self.api.volumes(filters=label).get("Volumes") or []:
+                self._ignoring_gone(self.api.remove_volume, volume["Name"], force=True)
+        except (DockerException, requests.RequestException) as exc:
+            raise _failure("remove the project's containers, networks and volumes", exc) from exc
+
+    @staticmethod
+    def _ignoring_gone(remove, *args, **kwargs) -> None:
+        try:
+            remove(*args, **kwargs)
+        except NotFound:
+            pass
+
     def project_folder(self, project: str) -> str | None:
         """The folder a Compose project was started from (its containers' working_dir label); None
         when no container of the project exists."""

@@ -156,3 +156,27 @@ def test_in_container_write_keeps_every_character(kit, engine):
         assert (kit.settings.routes_dir / "bgctl-test.txt").read_text() == text
     finally:
         (kit.settings.routes_dir / "bgctl-test.txt").unlink()
+
+
+def test_remove_project_leaves_nothing_of_the_project(engine):
+    """The pytest plugin's last resort when `bgctl down` cannot run: a running container on the
+    project's network with a volume, all gone, and another project's things untouched."""
+    project, other = f"bgremove-{time.monotonic_ns()}", f"bgkeep-{time.monotonic_ns()}"
+    client = engine.client
+    image = standin_images(REPO).nginx
+    try:
+        for name in (project, other):
+            label = {"com.docker.compose.project": name}
+            network = client.networks.create(f"{name}_default", labels=label)
+            volume = client.volumes.create(f"{name}_data", labels=label)
+            client.containers.run(image, ["sleep", "300"], detach=True, labels=label,
+                                  network=network.name, volumes={volume.name: {"bind": "/data"}})
+        assert len(engine.leftovers(project)) == 3
+
+        engine.remove_project(project)
+
+        assert engine.leftovers(project) == []
+        assert sorted(thing.split()[0] for thing in engine.leftovers(other)) == ["container", "network", "volume"]
+    finally:
+        engine.remove_project(project)
+        engine.remove_project(other)
