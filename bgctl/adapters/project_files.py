@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from bgctl.adapters.state_file import write_atomically
 from bgctl.core.config import CONFIG_FILE, KitConfig, parse_config
 from bgctl.core.errors import InvalidInput
 from bgctl.core.service_definition import CREATE_SERVICE, UPDATE_SERVICE, TaskDefinitionRef
@@ -160,3 +161,32 @@ def _read(path: Path, what: str) -> str:
         raise InvalidInput(f"{path} is not a text file (it is not UTF-8).") from None
     except OSError as exc:
         raise InvalidInput(f"The {what} {path} cannot be read: {exc.strerror or exc}.") from None
+
+
+# -- a team's own services' stacks (`.bgctl/<project>/services/<name>/`) --------------------------
+
+PORTS_FILE = "ports"
+
+
+def write_ports(settings: Settings) -> None:
+    """Where a service's stack publishes its ingress and admin (`own_stack` reads it)."""
+    write_atomically(settings.state_dir / PORTS_FILE, f"{settings.http_port} {settings.admin_port}\n")
+
+
+def own_stack(kit: Settings, name: str) -> Settings | None:
+    """The settings of service `name`'s stack under `kit`'s state; None before its ports are known."""
+    try:
+        http_port, admin_port = (int(p) for p in (kit.services_dir / name / PORTS_FILE).read_text().split())
+    except (OSError, ValueError):
+        return None
+    return kit.for_service(name, http_port=http_port, admin_port=admin_port)
+
+
+def own_stacks(kit: Settings) -> Iterator[Settings]:
+    """The service stacks that have a folder under `kit`'s state (for `bgctl down`, status and the records)."""
+    if not kit.services_dir.is_dir():
+        return
+    for folder in sorted(kit.services_dir.iterdir()):
+        settings = own_stack(kit, folder.name)
+        if settings is not None:
+            yield settings

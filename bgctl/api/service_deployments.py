@@ -16,7 +16,7 @@ from bgctl.adapters.state_file import StateFile
 from bgctl.api.operations import Api, ApiError, client_error, operation
 from bgctl.api.paging import page
 from bgctl.api.service_jobs import run_in_worker
-from bgctl.api.service_stacks import own_stacks
+from bgctl.adapters.project_files import own_stacks
 from bgctl.api.services import service_deployments, service_ref
 from bgctl.cli.continue_ import run_continue
 from bgctl.cli.rollback import run_rollback

@@ -23,7 +23,7 @@ from bgctl.adapters.route_delivery import routes_version_on_disk, write_initial
 from bgctl.adapters.slot_tasks import DockerSlotTasks
 from bgctl.adapters.state_file import write_atomically
 from bgctl.cli.deploy import start_timeout
-from bgctl.cli.down import own_stacks, take_down  # noqa: F401  (the API's names for them)
+from bgctl.adapters.project_files import own_stack, write_ports
 from bgctl.cli.wiring import checked_stack, ensure_images, open_context
 from bgctl.core.errors import BgctlError
 from bgctl.core.service_stack import ADMIN_PORT, INGRESS_PORT, Endpoint, render_bootstrap, render_compose
@@ -38,9 +38,9 @@ READY_TIMEOUT = 60.0
 def stack_settings(kit: Settings, record: Mapping[str, Any]) -> Settings:
     """The settings of the service's own stack: the ports Docker published its Envoy on, once it has
     (before: the ingress port its tag asked for, or 0 -- Docker chooses)."""
-    for settings in own_stacks(kit):
-        if settings.state_dir.name == record["serviceName"]:
-            return settings
+    found = own_stack(kit, record["serviceName"])
+    if found is not None:
+        return found
     return kit.for_service(record["serviceName"], http_port=record["stack"].get("ingressPort") or 0, admin_port=0)
 
 
@@ -86,11 +86,6 @@ def bring_up(settings: Settings, endpoint: Endpoint, revision: Revision, count: 
         ctx.service_connect(state).register(production, found, timeout=READY_TIMEOUT)
         ctx.state_file.save(replace(state.with_revision(production, revision), desired_count=count))
     return settings
-
-
-def write_ports(settings: Settings) -> None:
-    """Where the stack's ingress and admin are published (`own_stacks` reads it)."""
-    write_atomically(settings.state_dir / "ports", f"{settings.http_port} {settings.admin_port}\n")
 
 
 def published_on(attrs: dict) -> dict[int, int]:

@@ -29,7 +29,8 @@ from bgctl.api.operations import Api, ApiError, client_error, invalid_parameter,
 from bgctl.api.paging import page
 from bgctl.api.service_jobs import create_job, ensure_up, ensure_up_then, rescale, run_in_worker, say_for, \
     serving_counts
-from bgctl.api.service_stacks import bring_up, stack_settings, take_down
+from bgctl.api.service_stacks import bring_up, stack_settings
+from bgctl.cli.down import take_down
 from bgctl.api.task_definitions import resolve_task_definition
 from bgctl.cli.service_definition import request_from_definition
 from bgctl.cli.session import with_deployer

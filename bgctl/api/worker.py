@@ -99,7 +99,7 @@ class DeploymentWorker:
 
         from bgctl.api.services import run_in_worker  # services imports this module
         from bgctl.cli.continue_ import run_continue
-        from bgctl.cli.down import own_stacks
+        from bgctl.adapters.project_files import own_stacks
 
         for settings in (self.api.settings, *own_stacks(self.api.settings)):
             state = StateFile(settings.state_file).load()

@@ -12,7 +12,6 @@ and services do not, as nothing runs them any more.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -22,7 +21,7 @@ from bgctl.adapters.compose import remove_tree
 from bgctl.adapters.deployment_history import history_dir
 from bgctl.adapters.ecs_store import EcsStore
 from bgctl.adapters.lock import stack_lock
-from bgctl.adapters.project_files import load_settings
+from bgctl.adapters.project_files import load_settings, own_stacks
 from bgctl.cli.output import out
 from bgctl.cli.wiring import checked_stack
 from bgctl.core.errors import BgctlError
@@ -97,19 +96,6 @@ def _remove_all_but(folder: Path, kept: list[Path]) -> None:
             remove_tree(path)
         else:
             path.unlink(missing_ok=True)
-
-
-def own_stacks(kit: Settings) -> Iterator[Settings]:
-    """The service stacks that have a folder under `kit`'s state (for `bgctl down` and the records)."""
-    if not kit.services_dir.is_dir():
-        return
-    for folder in sorted(kit.services_dir.iterdir()):
-        ports = folder / "ports"
-        try:
-            http_port, admin_port = (int(p) for p in ports.read_text().split())
-        except (OSError, ValueError):
-            continue
-        yield kit.for_service(folder.name, http_port=http_port, admin_port=admin_port)
 
 
 def take_down(settings: Settings) -> list[str]:

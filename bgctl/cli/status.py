@@ -14,7 +14,7 @@ from bgctl.cli.wiring import checked_stack, open_context
 from bgctl.core.errors import InvalidInput
 from bgctl.core.settings import Settings
 from bgctl.adapters.state_file import StateFile
-from bgctl.cli.down import own_stacks
+from bgctl.adapters.project_files import own_stacks
 from bgctl.core.status_report import ApiEndpoint, OwnService, StatusReport, status_report
 
 
