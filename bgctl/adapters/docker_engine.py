@@ -376,7 +376,9 @@ def service_state(attrs: dict) -> ServiceState:
     config = attrs.get("Config") or {}
     labels = config.get("Labels") or {}
     name = attrs.get("Name", "").lstrip("/")
-    health = (state.get("Health") or {}).get("Status")
+    # Docker keeps a stopped container's last health status (a slot stopped gracefully fails its
+    # last checks: "unhealthy"); health means something only while the container runs.
+    health = (state.get("Health") or {}).get("Status") if state.get("Status") == "running" else None
     return ServiceState(labels.get(SERVICE_LABEL, name), state.get("Status", "unknown"), health, name,
                         config.get("Image", ""))
 
