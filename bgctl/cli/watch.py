@@ -23,7 +23,7 @@ from rich.text import Text
 
 from bgctl.adapters.docker_engine import DockerEngine
 from bgctl.adapters.envoy_admin import EnvoyAdmin
-from bgctl.adapters.project_files import load_settings
+from bgctl.adapters.project_files import load_settings, own_stack
 from bgctl.adapters.service_connect import slot_counters
 from bgctl.adapters.state_file import StateFile
 from bgctl.core.errors import BgctlError, InvalidInput
@@ -42,9 +42,13 @@ ADMIN_WAIT = 1.0
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with --once: one object for scripts).")
 @click.option("--project", metavar="NAME",
               help="Watch the stack of Compose project NAME, run from any folder (e.g. the pytest plugin's).")
-def watch(once: bool, as_json: bool, project: str | None) -> None:
+@click.option("--service", metavar="NAME",
+              help="Watch a service created through the ECS API on a stack of its own (default: the kit's backend).")
+def watch(once: bool, as_json: bool, project: str | None, service: str | None) -> None:
     """A live view of the deployment: stage, hooks, weights, requests per second per slot."""
     settings = load_settings() if project is None else settings_of_project(project)
+    if service is not None:
+        settings = settings_of_service(settings, service)
     watcher = Watcher(settings)
     # A shell starts background jobs with Ctrl-C ignored; a watch must still quit on it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -84,6 +88,15 @@ def settings_of_project(project: str, env=None) -> Settings:
     if folder is None:
         raise BgctlError(f"No container of Compose project {project} exists; is its stack up?")
     return load_settings(env, Path(folder))
+
+
+def settings_of_service(kit: Settings, service: str) -> Settings:
+    """The settings of `service`'s own stack (a service created through `bgctl serve`)."""
+    found = own_stack(kit, service)
+    if found is None:
+        raise BgctlError(f"No service {service} runs on a stack of its own in {kit.project_name} "
+                         "(bgctl status lists them; the kit's backend is watched without --service).")
+    return found
 
 
 class Watcher:

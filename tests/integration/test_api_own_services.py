@@ -151,6 +151,12 @@ def test_a_blue_green_deployment_of_orders_with_its_test_header(serve, web_port)
                     None)
 
     hook = until(awaiting, timeout=120, interval=0.2)
+    watched = serve.kit.bgctl("watch", "--once", "--json", "--service", "orders")
+    assert watched.returncode == 0, watched.stderr
+    view = json.loads(watched.stdout)
+    assert (view["production"], view["test_traffic_to"]) == ("blue", "green")
+    d = view["deployment"]
+    assert (d["status"], d["stage"], d["awaiting"]) == ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", [hook])
     # orders' test rule, through web (nginx passes the header on): the candidate; without it, production.
     assert requests.get(f"{web}/orders", headers=TEST_HEADER, timeout=10).text == "ORDERS v2"
     assert requests.get(f"{web}/orders", timeout=10).text == "ORDERS v1"
@@ -209,6 +215,13 @@ def test_deleting_web_removes_its_stack(serve, web_port):
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{web_port}/", timeout=5)
     assert serve.ecs.list_services()["serviceArns"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/default/orders"]
+
+
+def test_watch_of_a_service_without_a_stack_is_one_sentence(serve):
+    result = serve.kit.bgctl("watch", "--once", "--service", "payments")
+    assert result.returncode == 1
+    assert result.stderr == (f"bgctl: No service payments runs on a stack of its own in {serve.kit.project} "
+                             "(bgctl status lists them; the kit's backend is watched without --service).\n")
 
 
 def test_status_shows_orders_and_down_removes_its_stack(serve):
