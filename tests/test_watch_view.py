@@ -10,7 +10,7 @@ from bgctl.core.stages import Stage
 from bgctl.core.state import State
 from bgctl.core.slot_rates import SlotRates
 from bgctl.core.traffic import TestTrafficRule, TrafficState
-from bgctl.core.watch_view import bar, changed, line, screen, view_of
+from bgctl.core.watch_view import API_RESUME, bar, changed, line, screen, view_of
 from tests.test_slot_rates import AFTER, BEFORE
 
 
@@ -51,7 +51,10 @@ def test_pause_hooks_awaiting_action_are_named():
                                        HookExecutionStatus.AWAITING_ACTION, started=1.0, expires_at=100.0))
     view = view_of(state.with_deployment(d), BEFORE, AFTER)
     assert view.to_dict()["deployment"]["awaiting"] == [hook_id]
-    assert f"awaiting  {hook_id}" in screen(view, project="p", clock="12:00:00")
+    assert f"awaiting  {hook_id} (bgctl continue or bgctl rollback)" in screen(view, project="p", clock="12:00:00")
+    # a service on a stack of its own is answered through the ECS API
+    assert f"awaiting  {hook_id} (aws ecs continue-service-deployment or stop-service-deployment)" in screen(
+        view, project="p-svc-orders", clock="12:00:00", resume=API_RESUME)
 
 
 def rated(view, blue: float, green: float = 0.0, errors: float = 0.0):

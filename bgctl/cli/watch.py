@@ -30,7 +30,7 @@ from bgctl.core.errors import BgctlError, InvalidInput
 from bgctl.core.settings import Settings
 from bgctl.core.state import State
 from bgctl.core.slot_rates import Sample
-from bgctl.core.watch_view import WatchView, changed, line, screen, view_of
+from bgctl.core.watch_view import API_RESUME, BGCTL_RESUME, WatchView, changed, line, screen, view_of
 
 REFRESH = 0.5  # seconds between samples
 # A watcher should say "not up" quickly rather than wait out Envoy's restart allowance.
@@ -58,7 +58,7 @@ def watch(once: bool, as_json: bool, project: str | None, service: str | None) -
             if as_json:
                 print(json.dumps(view.to_dict(), indent=2))
             else:
-                print(screen(view, project=settings.project_name, clock=_clock()))
+                print(screen(view, project=settings.project_name, clock=_clock(), resume=_resume(settings)))
             return
         if sys.stdout.isatty() and not as_json:
             watcher.live()
@@ -140,7 +140,8 @@ class Watcher:
         console = Console(highlight=False)
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             for view in self.views():
-                live.update(_styled(screen(view, project=self.settings.project_name, clock=_clock())))
+                live.update(_styled(screen(view, project=self.settings.project_name, clock=_clock(),
+                                           resume=_resume(self.settings))))
 
     def lines(self, *, as_json: bool) -> None:
         printed: WatchView | None = None
@@ -149,6 +150,11 @@ class Watcher:
                 text = json.dumps(view.to_dict()) if as_json else line(view, _clock())
                 print(text, flush=True)
                 printed = view
+
+
+def _resume(settings: Settings) -> str:
+    """How a PAUSE hook awaiting action is answered on this stack."""
+    return API_RESUME if settings.kit_network is not None else BGCTL_RESUME
 
 
 def _clock() -> str:

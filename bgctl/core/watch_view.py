@@ -139,8 +139,14 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def screen(view: WatchView, *, project: str, clock: str) -> str:
-    """The terminal view: a few lines, one bar per slot (its share of the requests of the moment)."""
+BGCTL_RESUME = "bgctl continue or bgctl rollback"
+# A service on a stack of its own is driven through the ECS API (`bgctl continue` acts on the kit's backend).
+API_RESUME = "aws ecs continue-service-deployment or stop-service-deployment"
+
+
+def screen(view: WatchView, *, project: str, clock: str, resume: str = BGCTL_RESUME) -> str:
+    """The terminal view: a few lines, one bar per slot (its share of the requests of the moment).
+    `resume`: how a PAUSE hook awaiting action is answered."""
     lines = [f"bgctl watch · {project} · {clock}  (Ctrl-C quits)",
              f"production  {view.production}    weights  {_weights_text(view)}"
              + (f"    test traffic → {view.test_traffic_to}" if view.test_traffic_to else "")]
@@ -158,7 +164,7 @@ def screen(view: WatchView, *, project: str, clock: str) -> str:
         for hook in d.hooks:
             lines.append(f"  hook      {hook.hook_id}  {hook.status}")
         for hook_id in d.awaiting:
-            lines.append(f"  awaiting  {hook_id} (bgctl continue or bgctl rollback)")
+            lines.append(f"  awaiting  {hook_id} ({resume})")
     total = sum(r.rps for r in view.slots.values())
     for slot, r in view.slots.items():
         share = r.rps / total if total else 0.0

@@ -157,6 +157,8 @@ def test_a_blue_green_deployment_of_orders_with_its_test_header(serve, web_port)
     assert (view["production"], view["test_traffic_to"]) == ("blue", "green")
     d = view["deployment"]
     assert (d["status"], d["stage"], d["awaiting"]) == ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", [hook])
+    shown = serve.kit.bgctl("watch", "--once", "--service", "orders").stdout
+    assert f"awaiting  {hook} (aws ecs continue-service-deployment or stop-service-deployment)" in shown
     # orders' test rule, through web (nginx passes the header on): the candidate; without it, production.
     assert requests.get(f"{web}/orders", headers=TEST_HEADER, timeout=10).text == "ORDERS v2"
     assert requests.get(f"{web}/orders", timeout=10).text == "ORDERS v1"
