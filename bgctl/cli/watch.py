@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from bgctl.adapters.docker_engine import DockerEngine
 from bgctl.adapters.envoy_admin import EnvoyAdmin
 from bgctl.adapters.project_files import load_settings, own_stack
 from bgctl.adapters.service_connect import slot_counters
@@ -80,6 +79,8 @@ def settings_of_project(project: str, env=None) -> Settings:
         Settings.parse(env, Path.cwd())  # checked (exit 2) before Docker is asked
     except InvalidInput as exc:
         raise InvalidInput(str(exc).replace("COMPOSE_PROJECT_NAME", "--project", 1)) from None
+    from bgctl.adapters.docker_engine import DockerEngine  # only here: the Docker SDK is slow to import
+
     engine = DockerEngine.connect()
     try:
         folder = engine.project_folder(project)
