@@ -390,8 +390,16 @@ def addresses(attrs: dict, *, leaving_out: str | None = None) -> tuple[str, ...]
 
 
 def published_ports(attrs: dict) -> set[int]:
+    """Every host port the container (its `inspect`) is published on."""
     ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
     return {int(b["HostPort"]) for bindings in ports.values() if bindings for b in bindings if b.get("HostPort")}
+
+
+def published_on(attrs: dict) -> dict[int, int]:
+    """The container's published ports: container port -> host port (its first binding)."""
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    return {int(key.split("/")[0]): int(bindings[0]["HostPort"]) for key, bindings in ports.items()
+            if bindings and bindings[0].get("HostPort")}
 
 
 def event_action(event: dict) -> str:

@@ -18,12 +18,13 @@ from typing import Any
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from bgctl.adapters.docker_engine import published_on
 from bgctl.adapters.lock import stack_lock
+from bgctl.adapters.project_files import own_stack, write_ports
 from bgctl.adapters.route_delivery import routes_version_on_disk, write_initial
 from bgctl.adapters.slot_tasks import DockerSlotTasks
 from bgctl.adapters.state_file import write_atomically
 from bgctl.cli.deploy import start_timeout
-from bgctl.adapters.project_files import own_stack, write_ports
 from bgctl.cli.wiring import checked_stack, ensure_images, open_context
 from bgctl.core.errors import BgctlError
 from bgctl.core.service_stack import ADMIN_PORT, INGRESS_PORT, Endpoint, render_bootstrap, render_compose
@@ -86,13 +87,6 @@ def bring_up(settings: Settings, endpoint: Endpoint, revision: Revision, count: 
         ctx.service_connect(state).register(production, found, timeout=READY_TIMEOUT)
         ctx.state_file.save(replace(state.with_revision(production, revision), desired_count=count))
     return settings
-
-
-def published_on(attrs: dict) -> dict[int, int]:
-    """The container's published ports: container port -> host port."""
-    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    return {int(key.split("/")[0]): int(bindings[0]["HostPort"]) for key, bindings in ports.items()
-            if bindings and bindings[0].get("HostPort")}
 
 
 def _await_routes(ctx, version: str) -> None:

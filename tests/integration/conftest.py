@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,3 +317,21 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(15)
+
+    def __enter__(self) -> "Serve":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextmanager
+def kit_serving(kit: Kit, log: Path, note: Callable[[], str] = lambda: "") -> Iterator[Serve]:
+    """`bgctl serve` on a module's own kit; afterwards serve stopped, the kit removed, and `note()`
+    and serve's output printed (pytest -s shows them)."""
+    try:
+        with Serve(kit, log=log) as server:
+            yield server
+    finally:
+        kit.teardown()
+        print(f"\n{note()}serve's output:\n{log.read_text() if log.exists() else ''}")

@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, Serve, status_json, until
+from tests.integration.conftest import BLUE, GREEN, HERE, REPO, SEED_HEADER, Kit, kit_serving, status_json, until
 from tests.integration.test_deploy import assert_seed_response
 
 HANDLERS = HERE / "handlers" / "recording_hooks.py"
@@ -58,13 +58,8 @@ def serve(tmp_path_factory):
     config = folder / "bgctl.toml"
     config.write_text(text)
     kit.extra_env.update({"BGCTL_CONFIG": str(config), "BGCTL_MINUTE": "1s", "BGCTL_API_PORT": str(free_port())})
-    server = Serve(kit, log=folder / "serve.log")
-    try:
+    with kit_serving(kit, folder / "serve.log", note=lambda: f"figures: {json.dumps(FIGURES)}\n") as server:
         yield server
-    finally:
-        server.stop()
-        kit.teardown()
-        print(f"\nfigures: {json.dumps(FIGURES)}\nserve's output:\n{server.output()}")
 
 
 def error_of(call, **kwargs) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.envoy_host import free_port
-from tests.integration.conftest import Kit, Serve, status_json, until
+from tests.integration.conftest import Kit, kit_serving, status_json, until
 from tests.integration.test_api_deployments import ACCOUNT, error_of, ended
 
 TEST_HEADER = {"x-orders-test": "yes"}
@@ -62,13 +62,8 @@ def serve(tmp_path_factory):
     folder = tmp_path_factory.mktemp("own")
     kit = Kit.new()
     kit.extra_env.update({"BGCTL_MINUTE": "1s", "BGCTL_API_PORT": str(free_port())})
-    server = Serve(kit, log=folder / "serve.log")
-    try:
+    with kit_serving(kit, folder / "serve.log") as server:
         yield server
-    finally:
-        server.stop()
-        kit.teardown()
-        print(f"\nserve's output:\n{server.output()}")
 
 
 @pytest.fixture(scope="module")

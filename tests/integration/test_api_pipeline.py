@@ -24,11 +24,8 @@ SCRIPT = REPO / "examples" / "ecs-api" / "pipeline.sh"
 @pytest.fixture
 def served(fresh_kit):
     fresh_kit.extra_env.update({"BGCTL_API_PORT": str(free_port()), "BGCTL_MINUTE": "1s"})
-    server = Serve(fresh_kit)
-    try:
+    with Serve(fresh_kit):
         yield fresh_kit
-    finally:
-        server.stop()
 
 
 def test_the_pipeline_script_deploys_green_through_the_ecs_api(served):

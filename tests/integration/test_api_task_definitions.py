@@ -37,11 +37,8 @@ def kit():
 
 @pytest.fixture(scope="module")
 def serve(kit):
-    server = Serve(kit)
-    try:
+    with Serve(kit) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +172,8 @@ def test_terminating_serve_withdraws_api_json(serve, kit):
 
 
 def test_down_stops_serve_and_removes_what_it_kept(kit):
-    server = Serve(kit)
-    try:
+    with Serve(kit) as server:
         result = kit.bgctl("down", timeout=120)
         assert result.returncode == 0, result.stderr
         assert server.process.wait(timeout=30) == 0
         assert not kit.settings.api_file.exists() and not kit.settings.ecs_dir.exists()
-    finally:
-        server.stop()
